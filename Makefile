@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: GPL-2.0
+# cvm-dma-align: thin targets over scripts/ (each script has --help).
+
+# The one place the base tree is pinned.  If this Debian version leaves the
+# archive, scripts/deps.sh falls back to the newest linux-source-6.12 and
+# says so loudly; every output records the exact version (build/base-version).
+LINUX_SOURCE_VERSION := 6.12.117-1~deb12u1
+# Revision of the series: subjects read "[PATCH v$(SERIES_VERSION) 00/NN]".
+SERIES_VERSION := 1
+
+export LINUX_SOURCE_VERSION SERIES_VERSION
+FORCE ?= 0
+S := scripts
+
+.PHONY: all help deps tree export export-test kernels build-baseline \
+	build-patched build-debug convstat harness check gates gate-am \
+	gate-checkpatch gate-sparse gate-w1 gate-b4 test-tooling kunit clean \
+	distclean
+
+all: ## the main job: build both kernels, boot them, write the report in results/
+	@$(S)/main.sh
+
+help: ## this list
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk -F':.*## ' '{ printf "  %-16s %s\n", $$1, $$2 }'
+
+deps: ## install the Debian packages the project needs (apt-get)
+	@$(S)/deps.sh
+
+tree: deps ## base tree from linux-source-6.12 + branches series/test-base/test-series (FORCE=1 discards unexported work)
+	@$(S)/prepare-tree.sh $(if $(filter 1,$(FORCE)),--force) all
+
+export: ## regenerate patches/ from the series branch (format-patch, cover letter)
+	@$(S)/export-series.sh
+
+export-test: ## regenerate kernel/patches/ from the test-base branch
+	@$(S)/export-series.sh --test
+
+kernels: build-baseline build-patched ## build the baseline and patched guest kernels
+
+build-baseline: ## build the baseline guest kernel (base + test-only patches)
+	@$(S)/build-kernel.sh baseline
+
+build-patched: ## build the patched guest kernel (series + test-only patches)
+	@$(S)/build-kernel.sh patched
+
+build-debug: ## build the patched kernel with lockdep, KASAN, DMA-API debug, fault injection
+	@$(S)/build-kernel.sh debug
+
+convstat: ## build the conversion-log analyzer to build/bin/convstat
+	@$(MAKE) -s -C scripts/convstat O=$(CURDIR)/build/bin
+
+gates: gate-am gate-checkpatch gate-sparse gate-w1 gate-b4 ## all quality gates of the series
+
+gate-am: ## the series applies with git am on a fresh base
+	@$(S)/gates.sh am
+
+gate-checkpatch: ## checkpatch.pl --strict: 0 errors, 0 warnings on every patch
+	@$(S)/gates.sh checkpatch
+
+gate-sparse: ## sparse (C=2) reports nothing new on the files the series touches
+	@$(S)/gates.sh sparse
+
+gate-w1: ## a W=1 build of the touched objects adds no warning
+	@$(S)/gates.sh w1
+
+gate-b4: ## b4 --offline-mode am -m accepts the exported mbox
+	@$(S)/gates.sh b4
+
+check: ## all tests: tooling, gates, KUnit, harness assertions; ends with "N passed, N failed"
+	@$(S)/check.sh
+
+clean: ## remove build outputs (kernel builds, initramfs, results), keep the tree
+	rm -rf build/kbuild build/bin build/initramfs* build/gates results
+
+distclean: ## remove everything generated, including the kernel tree
+	rm -rf build results

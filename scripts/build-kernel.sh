@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Build a guest kernel variant.
+#
+# usage: scripts/build-kernel.sh [--help] [--config-only] VARIANT
+#
+#   VARIANT   baseline  source build/src/test-base   (base + kernel/patches)
+#             patched   source build/src/test-series (series + kernel/patches)
+#             debug     source build/src/test-series, + configs/debug.config
+#
+# Config: tinyconfig + kernel/configs/kvm_guest.config + configs/guest.config
+# + configs/VARIANT.config, merged with scripts/kconfig/merge_config.sh; any
+# option a fragment asks for that does not survive is an error.  Output in
+# build/kbuild/VARIANT (bzImage, vmlinux), compiled through ccache.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+CONFIG_ONLY=0
+VARIANT=
+for a in "$@"; do
+	case "$a" in
+	-h|--help) sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--config-only) CONFIG_ONLY=1 ;;
+	baseline|patched|debug) VARIANT=$a ;;
+	*) die "unknown argument '$a' (see --help)" ;;
+	esac
+done
+[ -n "$VARIANT" ] || die "which variant? (baseline, patched or debug)"
+
+case $VARIANT in
+baseline) SRC=$WORKTREES/$BR_TEST_BASE ;;
+*) SRC=$WORKTREES/$BR_TEST ;;
+esac
+OUTDIR=$KBUILD/$VARIANT
+[ -f "$SRC/Makefile" ] || die "no source tree $SRC: run 'make tree'"
+need_cmd gcc build-essential
+need_cmd flex flex
+need_cmd bison bison
+need_cmd bc bc
+[ -f /usr/include/libelf.h ] || die "libelf.h missing (Debian package libelf-dev): run 'make deps'"
+
+frags=("$SRC/kernel/configs/kvm_guest.config" "$ROOT/configs/guest.config")
+[ -f "$ROOT/configs/$VARIANT.config" ] && frags+=("$ROOT/configs/$VARIANT.config")
+[ "$VARIANT" = debug ] && frags=("${frags[@]/$ROOT\/configs\/debug.config/}" "$ROOT/configs/patched.config" "$ROOT/configs/debug.config")
+
+export CCACHE_BASEDIR=$ROOT
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
+CC_ARG=gcc
+command -v ccache >/dev/null && CC_ARG="ccache gcc"
+KMAKE=(make -C "$SRC" O="$OUTDIR" ARCH=x86_64 CC="$CC_ARG" HOSTCC="$CC_ARG" -j"$JOBS")
+
+mkdir -p "$OUTDIR"
+stamp=$(cat "${frags[@]}" | sha256sum | cut -c1-16)-$(git -C "$SRC" rev-parse HEAD)
+if [ ! -f "$OUTDIR/.config" ] || [ "$(cat "$OUTDIR/.cfgstamp" 2>/dev/null)" != "$stamp" ]; then
+	log "build $VARIANT: configuring (tinyconfig + ${#frags[@]} fragments)"
+	"${KMAKE[@]}" -s tinyconfig >"$OUTDIR/config.log" 2>&1 ||
+		{ cat "$OUTDIR/config.log" >&2; die "build $VARIANT: tinyconfig failed"; }
+	(cd "$SRC" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m -O "$OUTDIR" \
+		"$OUTDIR/.config" "${frags[@]}") >>"$OUTDIR/config.log" 2>&1 ||
+		{ tail -20 "$OUTDIR/config.log" >&2; die "build $VARIANT: merge_config failed"; }
+	"${KMAKE[@]}" -s olddefconfig >>"$OUTDIR/config.log" 2>&1 ||
+		{ tail -20 "$OUTDIR/config.log" >&2; die "build $VARIANT: olddefconfig failed"; }
+	# Every option our own fragments ask for must survive olddefconfig.
+	lost=$(awk '
+		FNR == NR { if ($0 ~ /^CONFIG_/) { split($0, kv, "="); have[kv[1]] = $0 }; next }
+		/^CONFIG_[A-Za-z0-9_]+=/ {
+			split($0, kv, "="); k = kv[1]; v = substr($0, length(k) + 2)
+			if (v == "n") { if (k in have) print FILENAME ": " $0 " but " have[k] }
+			else if (have[k] != $0) print FILENAME ": " $0 " but " (k in have ? have[k] : "unset")
+		}
+		/^# CONFIG_[A-Za-z0-9_]+ is not set/ { if ($2 in have) print FILENAME ": " $0 " but " have[$2] }
+	' "$OUTDIR/.config" "${frags[@]:1}")
+	if [ -n "$lost" ]; then
+		echo "$lost" >&2
+		die "build $VARIANT: config options asked for by a fragment did not survive (dependency missing?)"
+	fi
+	echo "$stamp" >"$OUTDIR/.cfgstamp"
+fi
+[ $CONFIG_ONLY -eq 1 ] && { log "build $VARIANT: config in ${OUTDIR#$ROOT/}/.config"; exit 0; }
+
+t0=$SECONDS
+with_progress "$OUTDIR/build.log" "build $VARIANT" "${KMAKE[@]}" bzImage modules
+record_time "build-$VARIANT" $((SECONDS - t0))
+cp "$BUILD/base-version" "$OUTDIR/base-version"
+log "build $VARIANT: $(cat "$OUTDIR/include/config/kernel.release") ${OUTDIR#$ROOT/}/arch/x86/boot/bzImage"

@@ -1,0 +1,117 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Regenerate patches/ (or kernel/patches/) from the kernel tree's branches.
+#
+# usage: scripts/export-series.sh [--help] [--quiet] [--test] [--set-description]
+#
+#   (default)          base..series  -> patches/ : numbered, cover letter from
+#                      the branch description, "[PATCH vN 00/NN]" subjects
+#   --test             base..test-base -> kernel/patches/ (test-only patches,
+#                      no cover letter)
+#   --set-description  read the cover letter in patches/ back into the
+#                      description of the series branch (used by 'make tree',
+#                      so that apply + export is a byte-identical round trip)
+#
+# The output does not depend on who runs it or when: commit ids are zeroed,
+# there is no signature, and the cover letter's From/Date are those of the
+# newest patch.  Environment: SERIES_VERSION (default 1), OUT (output dir).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+QUIET=0
+MODE=series
+for a in "$@"; do
+	case "$a" in
+	-h|--help) sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--quiet) QUIET=1 ;;
+	--test) MODE=test ;;
+	--set-description) MODE=desc ;;
+	*) die "unknown argument '$a' (see --help)" ;;
+	esac
+done
+V=${SERIES_VERSION:-1}
+[ -d "$TREE/.git" ] || die "no kernel tree: run 'make tree'"
+
+cover_of() { find "$1" -maxdepth 1 -name '*0000-cover-letter.patch' | head -n1; }
+
+if [ "$MODE" = desc ]; then
+	c=$(cover_of "${PATCHES:-$ROOT/patches}")
+	[ -n "$c" ] || exit 0
+	python3 - "$c" >"$BUILD/.desc" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")
+i = 0
+subj = ""
+while lines[i] != "":
+    if lines[i].startswith("Subject: "):
+        subj = re.sub(r"^Subject: \[[^\]]*\] ", "", lines[i])
+        j = i + 1
+        while lines[j].startswith(" "):      # folded header
+            subj += lines[j]
+            j += 1
+    i += 1
+body = []
+for l in lines[i + 1:]:
+    if re.match(r"^.+ \(\d+\):$", l):        # start of the shortlog
+        break
+    body.append(l)
+while body and body[-1] == "":
+    body.pop()
+sys.stdout.write(subj + "\n\n" + "\n".join(body) + "\n")
+PY
+	tgit config "branch.$BR_SERIES.description" "$(cat "$BUILD/.desc")"
+	rm -f "$BUILD/.desc"
+	exit 0
+fi
+
+if [ "$MODE" = test ]; then
+	OUT=${OUT:-$ROOT/kernel/patches}
+	range="$BR_BASE..$BR_TEST_BASE"
+	extra=(--no-numbered)
+else
+	OUT=${OUT:-$ROOT/patches}
+	range="$BR_BASE..$BR_SERIES"
+	extra=(--numbered --cover-letter --cover-from-description=subject
+	       -v"$V" --base="$(tgit rev-parse "$BR_BASE")")
+fi
+
+n=$(tgit rev-list --count "$range")
+mkdir -p "$OUT"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if [ "$n" -gt 0 ]; then
+	if [ "$MODE" = series ] &&
+	   [ -z "$(tgit config "branch.$BR_SERIES.description" || true)" ]; then
+		die "export: branch '$BR_SERIES' has no description (the cover letter): 'git -C ${TREE#$ROOT/} branch --edit-description $BR_SERIES'"
+	fi
+	tgit -c diff.noprefix=false -c format.signature= -c format.coverLetter=false \
+		format-patch -q --zero-commit --no-signature --no-thread \
+		"${extra[@]}" -o "$tmp" "$range" >/dev/null
+	c=$(cover_of "$tmp")
+	if [ -n "$c" ]; then
+		# Deterministic cover letter: From and Date of the newest patch.
+		last=$(ls "$tmp"/*.patch | grep -v 0000-cover-letter | tail -n1)
+		from=$(grep -m1 '^From: ' "$last")
+		date=$(grep -m1 '^Date: ' "$last")
+		FROM="$from" DATE="$date" python3 - "$c" <<'PY'
+import os, sys
+p = sys.argv[1]
+lines = open(p).read().split("\n")
+for i, l in enumerate(lines):
+    if l == "":
+        break
+    if l.startswith("From: "):
+        lines[i] = os.environ["FROM"]
+    elif l.startswith("Date: "):
+        lines[i] = os.environ["DATE"]
+open(p, "w").write("\n".join(lines))
+PY
+		if grep -q '\*\*\* \(SUBJECT\|BLURB\) HERE \*\*\*' "$c"; then
+			die "export: cover letter still has the SUBJECT/BLURB placeholders"
+		fi
+	fi
+fi
+# patches/ holds only what format-patch wrote: replace every *.patch
+find "$OUT" -maxdepth 1 -name '*.patch' -delete
+find "$tmp" -maxdepth 1 -name '*.patch' -exec cp {} "$OUT"/ \;
+[ $QUIET -eq 1 ] || log "export: $n patch(es) from $range -> ${OUT#$ROOT/}"

@@ -1,0 +1,255 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Quality gates of the series.
+#
+# usage: scripts/gates.sh [--help] GATE...
+#
+#   am          the series applies with 'git am' to a fresh checkout of base
+#   checkpatch  scripts/checkpatch.pl --strict: 0 errors, 0 warnings and
+#               0 checks on every patch (cover letter excluded)
+#   sparse      sparse (C=2) reports nothing new on the .c files the series
+#               touches (base vs series, same config)
+#   w1          a W=1 build of the objects the series touches adds no warning
+#   b4          'b4 --offline-mode am -m' accepts the series as one mbox
+#   all         all of the above
+#
+# Environment: PATCHES=DIR checks another series directory (default patches/).
+# Each gate prints "GATE <name>: PASS|FAIL <reason>" and exits non-zero on
+# failure, naming the patch at fault.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+PATCHES=${PATCHES:-$ROOT/patches}
+PATCHES=$(cd "$PATCHES" && pwd)
+GB=${GATES_DIR:-$BUILD/gates}
+GSRC=$GB/src
+GOBJ=$GB/obj
+mkdir -p "$GB"
+
+pass() { echo "GATE $1: PASS${2:+ ($2)}"; }
+fail() { echo "GATE $1: FAIL: $2"; exit 1; }
+
+mapfile -t SERIES < <(series_patches "$PATCHES")
+COVER=$(find "$PATCHES" -maxdepth 1 -name '*0000-cover-letter.patch' | head -n1)
+NP=${#SERIES[@]}
+
+[ -d "$TREE/.git" ] || die "no kernel tree: run 'make tree'"
+BASE_SHA=$(tgit rev-parse "$BR_BASE")
+
+# A scratch worktree at base, reused between runs.
+scratch_at_base() {
+	if [ ! -e "$GSRC/.git" ]; then
+		tgit worktree prune
+		tgit worktree add -q -f --detach "$GSRC" "$BASE_SHA" >/dev/null
+	fi
+	git -C "$GSRC" am --abort >/dev/null 2>&1 || true
+	git -C "$GSRC" checkout -q -f --detach "$BASE_SHA"
+	git -C "$GSRC" clean -q -fdx
+}
+
+# am_series: apply the series in the scratch tree; on failure name the patch.
+am_series() {
+	[ "$NP" -gt 0 ] || return 0
+	if ! GIT_COMMITTER_NAME="$TOOL_NAME" GIT_COMMITTER_EMAIL="$TOOL_EMAIL" \
+	     git -C "$GSRC" am -q "${SERIES[@]}" >"$GB/am.log" 2>&1; then
+		local cur
+		cur=$(cat "$(git -C "$GSRC" rev-parse --git-path rebase-apply)/next" 2>/dev/null || echo 1)
+		git -C "$GSRC" am --abort >/dev/null 2>&1 || true
+		echo "$(basename "${SERIES[$((cur - 1))]}"): $(grep -m1 -E 'error:|patch failed|does not apply' "$GB/am.log" || head -n1 "$GB/am.log")"
+		return 1
+	fi
+}
+
+gate_am() {
+	scratch_at_base
+	local why
+	if ! why=$(am_series); then
+		fail am "$why"
+	fi
+	pass am "$NP patch(es) onto base ${BASE_SHA:0:12}, $(base_version | cut -d' ' -f1-2)"
+}
+
+gate_checkpatch() {
+	local bad=0 p out tot
+	local cp=$TREE/scripts/checkpatch.pl
+	[ "$NP" -gt 0 ] || { pass checkpatch "empty series"; return 0; }
+	for p in "${SERIES[@]}"; do
+		out=$(cd "$TREE" && perl "$cp" --strict --showfile "$p" 2>&1 || true)
+		tot=$(echo "$out" | grep -m1 '^total:' || echo 'total: ? errors')
+		if ! echo "$tot" | grep -q '^total: 0 errors, 0 warnings, 0 checks'; then
+			echo "$out" | grep -E '^(ERROR|WARNING|CHECK):|^[^ ]+:[0-9]+:' | head -20
+			echo "checkpatch: $(basename "$p"): $tot"
+			bad=$((bad + 1))
+		fi
+	done
+	[ $bad -eq 0 ] || fail checkpatch "$bad of $NP patch(es) not clean (see above)"
+	pass checkpatch "$NP patch(es): 0 errors, 0 warnings, 0 checks"
+}
+
+# The .c files the series touches (paths after the patch, existing at the end).
+touched_c() {
+	cat "${SERIES[@]}" | sed -n 's|^diff --git a/\(.*\) b/\(.*\)$|\2|p' | grep '\.c$' | sort -u |
+		while read -r f; do [ -f "$GSRC/$f" ] && echo "$f"; done || true
+}
+
+# Build the touched objects with C=2 W=1 in the scratch tree; the messages
+# go to $1/<obj>.log.  Line numbers are dropped so that code moving down a
+# file does not look new.
+analyse() {
+	local dir=$1; shift
+	mkdir -p "$dir"
+	local f o
+	for f in "$@"; do
+		o=${f%.c}.o
+		if [ -f "$GSRC/$f" ]; then
+			make -C "$GSRC" O="$GOBJ" ARCH=x86_64 CC="ccache gcc" -j"$JOBS" \
+				C=2 W=1 "$o" >"$dir/${o//\//_}.raw" 2>&1 ||
+				echo "BUILD FAILED: $o" >>"$dir/${o//\//_}.raw"
+		else
+			: >"$dir/${o//\//_}.raw"
+		fi
+		grep -E '(warning|error):|BUILD FAILED' "$dir/${o//\//_}.raw" |
+			sed -E "s|$GSRC/||g; s|^([^:]+):[0-9]+:[0-9]+:|\\1:|" | sort >"$dir/${o//\//_}.log" || true
+	done
+}
+
+# sparse and W=1 share one analysis, cached by the series' content.
+analysis() {
+	local key; key=$( (echo "$BASE_SHA"; cat "${SERIES[@]}" /dev/null "$ROOT/configs/guest.config") |
+		sha256sum | cut -c1-16)
+	ANALYSIS=$GB/analysis-$key
+	[ -f "$ANALYSIS/done" ] && return 0
+	rm -rf "$GB"/analysis-*
+	mkdir -p "$ANALYSIS"
+	scratch_at_base
+	local why
+	why=$(am_series) || fail "${GATE}" "series does not apply: $why"
+	mapfile -t FILES < <(touched_c)
+	printf '%s\n' "${FILES[@]}" >"$ANALYSIS/files"
+	if [ ${#FILES[@]} -eq 0 ]; then
+		touch "$ANALYSIS/done"
+		return 0
+	fi
+	# Same config as the patched guest, minus the test-only platform.
+	if [ ! -f "$GOBJ/.config" ]; then
+		log "gates: configuring ${GOBJ#$ROOT/}"
+		mkdir -p "$GOBJ"
+		make -C "$GSRC" O="$GOBJ" ARCH=x86_64 -s tinyconfig >/dev/null
+		grep -v CVM_EMULATE "$ROOT/configs/guest.config" >"$GB/gates.config"
+		(cd "$GSRC" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m -O "$GOBJ" "$GOBJ/.config" \
+			kernel/configs/kvm_guest.config "$GB/gates.config") >/dev/null
+		make -C "$GSRC" O="$GOBJ" ARCH=x86_64 -s olddefconfig >/dev/null
+	fi
+	local head; head=$(git -C "$GSRC" rev-parse HEAD)
+	git -C "$GSRC" checkout -q -f --detach "$BASE_SHA"
+	with_progress "$GB/prepare.log" "gates: prepare (base)" \
+		make -C "$GSRC" O="$GOBJ" ARCH=x86_64 CC="ccache gcc" -j"$JOBS" prepare
+	log "gates: C=2 W=1 on base: ${FILES[*]}"
+	analyse "$ANALYSIS/base" "${FILES[@]}"
+	git -C "$GSRC" checkout -q -f --detach "$head"
+	with_progress "$GB/prepare.log" "gates: prepare (series)" \
+		make -C "$GSRC" O="$GOBJ" ARCH=x86_64 CC="ccache gcc" -j"$JOBS" prepare
+	log "gates: C=2 W=1 on series"
+	analyse "$ANALYSIS/series" "${FILES[@]}"
+	touch "$ANALYSIS/done"
+}
+
+# new_messages KIND: messages in series but not in base; KIND sparse = no
+# [-W...] tag (sparse), w1 = gcc warnings (tagged [-W...]) and build failures.
+new_messages() {
+	local kind=$1 f b s filt
+	[ "$kind" = sparse ] && filt='-v' || filt=''
+	for s in "$ANALYSIS"/series/*.log; do
+		[ -e "$s" ] || continue
+		b=$ANALYSIS/base/$(basename "$s")
+		if [ "$kind" = sparse ]; then
+			comm -13 <(grep -v -E '\[-W[^]]+\]|BUILD FAILED' "$b" || true) \
+				 <(grep -v -E '\[-W[^]]+\]|BUILD FAILED' "$s" || true)
+		else
+			comm -13 <(grep -E '\[-W[^]]+\]|BUILD FAILED' "$b" || true) \
+				 <(grep -E '\[-W[^]]+\]|BUILD FAILED' "$s" || true)
+		fi
+	done
+}
+
+# blame: which patch introduces a message on FILE (first patch touching it)
+first_patch_touching() {
+	local f=$1 p
+	for p in "${SERIES[@]}"; do
+		grep -q "^diff --git a/.* b/$f\$" "$p" && { basename "$p"; return; }
+	done
+}
+
+gate_build() {
+	local g=$1 new
+	[ "$NP" -gt 0 ] || { pass "$g" "empty series"; return 0; }
+	GATE=$g analysis
+	local nf; nf=$(grep -c . "$ANALYSIS/files" || true)
+	[ "$nf" -gt 0 ] || { pass "$g" "series touches no .c file"; return 0; }
+	new=$(new_messages "$g")
+	if [ -n "$new" ]; then
+		echo "$new" | while IFS= read -r l; do
+			f=${l%%:*}; echo "$(first_patch_touching "$f"): $l"
+		done
+		fail "$g" "$(echo "$new" | grep -c .) new message(s) on touched files"
+	fi
+	pass "$g" "$nf touched file(s): $(tr '\n' ' ' <"$ANALYSIS/files")"
+}
+
+gate_b4() {
+	need_cmd b4 b4
+	[ "$NP" -gt 0 ] || { pass b4 "empty series"; return 0; }
+	local d=$GB/b4
+	rm -rf "$d"; mkdir -p "$d/out"
+	# The mbox is the series as git send-email would mail it: each message
+	# gets a Message-Id and replies to the first (the cover letter), which
+	# b4 needs to find the series.  Folded headers are unfolded: b4 0.12
+	# (Debian 12) dies with "Header values may not contain linefeed" on the
+	# folded Subject: git writes for long subjects; unfolding is transparent
+	# (RFC 5322 2.2.3).
+	cat ${COVER:+"$COVER"} "${SERIES[@]}" | python3 -c '
+import sys
+out, hdr, n = [], False, 0
+for l in sys.stdin.read().split("\n"):
+    if l.startswith("From ") and l.endswith(" 2001"):
+        hdr = True
+        out.append(l)
+        mid = "<cvm-dma-align-series.%d@localhost>" % n
+        out.append("Message-Id: " + mid)
+        if n:
+            out.append("In-Reply-To: <cvm-dma-align-series.0@localhost>")
+            out.append("References: <cvm-dma-align-series.0@localhost>")
+        n += 1
+        continue
+    elif hdr and l == "":
+        hdr = False
+    elif hdr and l[:1] in (" ", "\t") and out:
+        out[-1] += l
+        continue
+    out.append(l)
+sys.stdout.write("\n".join(out))
+' >"$d/series.mbox"
+	if ! (cd "$TREE" && b4 --offline-mode am -m "$d/series.mbox" -o "$d/out") >"$d/b4.log" 2>&1 ||
+	   grep -q 'Could not find any patches\|ERROR' "$d/b4.log"; then
+		cat "$d/b4.log"
+		fail b4 "b4 am rejected the mbox"
+	fi
+	local mbx; mbx=$(find "$d/out" -name '*.mbx' | head -n1)
+	[ -n "$mbx" ] || { cat "$d/b4.log"; fail b4 "b4 am wrote no .mbx"; }
+	local got; got=$(grep -c '^Subject: ' "$mbx" || true)
+	[ "$got" -eq "$NP" ] || { cat "$d/b4.log"; fail b4 "b4 am kept $got of $NP patches"; }
+	pass b4 "$got patch(es) in $(basename "$mbx")"
+}
+
+[ $# -gt 0 ] || set -- all
+for g in "$@"; do
+	case $g in
+	-h|--help) sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	am) gate_am ;;
+	checkpatch) gate_checkpatch ;;
+	sparse|w1) gate_build "$g" ;;
+	b4) gate_b4 ;;
+	all) gate_am; gate_checkpatch; gate_build sparse; gate_build w1; gate_b4 ;;
+	*) die "unknown gate '$g' (see --help)" ;;
+	esac
+done

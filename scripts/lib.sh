@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: GPL-2.0
+# Common helpers for the cvm-dma-align scripts. Source it; do not run it.
+#
+# Layout (all relative to the project root, overridable from the environment):
+#   BUILD      git-ignored build directory
+#   TREE       the kernel git repository made from linux-source-6.12
+#   KBUILD     per-variant kernel build directories
+
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+BUILD=${BUILD:-$ROOT/build}
+TREE=${TREE:-$BUILD/linux}
+WORKTREES=${WORKTREES:-$BUILD/src}
+KBUILD=${KBUILD:-$BUILD/kbuild}
+BIN=${BIN:-$BUILD/bin}
+RESULTS=${RESULTS:-$ROOT/results}
+
+# Branch names inside $TREE.
+BR_BASE=${BR_BASE:-base}            # the pristine Debian source, one commit
+BR_SERIES=${BR_SERIES:-series}        # base + patches/*.patch (the development branch)
+BR_TEST_BASE=test-base  # base + kernel/patches (emulated CVM etc.)
+BR_TEST=test-series     # series + kernel/patches
+
+# Deterministic identity for commits the scripts make themselves, so that
+# the base commit id (and so base-commit: in the cover letter) is the same
+# on every machine for the same source package.
+TOOL_NAME="cvm-dma-align tooling"
+TOOL_EMAIL="cvm-dma-align@localhost"
+TOOL_DATE="2024-11-17T00:00:00+0000"
+
+JOBS=${JOBS:-$(nproc)}
+
+_ts() { date +%H:%M:%S; }
+log()  { printf '[%s] %s\n' "$(_ts)" "$*" >&2; }
+warn() { printf '[%s] WARNING: %s\n' "$(_ts)" "$*" >&2; }
+die()  { printf '[%s] ERROR: %s\n' "$(_ts)" "$*" >&2; exit 1; }
+
+# loud: a banner that cannot be missed in a long build log
+loud() {
+	local line='!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!'
+	printf '%s\n!!! %s\n%s\n' "$line" "$*" "$line" >&2
+}
+
+# need_cmd CMD PACKAGE: fail with a message that names the missing piece.
+need_cmd() {
+	command -v "$1" >/dev/null 2>&1 ||
+		die "'$1' not found (Debian package '$2'); run 'make deps' or 'scripts/deps.sh'"
+}
+
+# Run a long command, printing a progress line every $PROGRESS_EVERY
+# seconds with the last line of its log, so CI and users see it moving.
+# usage: with_progress LOGFILE LABEL cmd args...
+PROGRESS_EVERY=${PROGRESS_EVERY:-30}
+with_progress() {
+	local logf=$1 label=$2; shift 2
+	local start=$SECONDS rc
+	mkdir -p "$(dirname "$logf")"
+	"$@" >"$logf" 2>&1 &
+	local pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		local i=0
+		while [ $i -lt "$PROGRESS_EVERY" ] && kill -0 "$pid" 2>/dev/null; do
+			sleep 1; i=$((i + 1))
+		done
+		kill -0 "$pid" 2>/dev/null || break
+		log "$label: $((SECONDS - start))s, $(tail -n1 "$logf" | cut -c1-100)"
+	done
+	wait "$pid"; rc=$?
+	if [ $rc -ne 0 ]; then
+		tail -n 40 "$logf" >&2
+		log "$label: FAILED after $((SECONDS - start))s (rc=$rc), full log: $logf"
+		return $rc
+	fi
+	log "$label: done in $((SECONDS - start))s"
+}
+
+# Record a step time in build/times.tsv (step<TAB>seconds).
+record_time() {
+	mkdir -p "$BUILD"
+	printf '%s\t%s\n' "$1" "$2" >>"$BUILD/times.tsv"
+}
+
+base_version() {
+	[ -f "$BUILD/base-version" ] || die "no base tree yet: run 'make tree'"
+	cat "$BUILD/base-version"
+}
+
+# git in the kernel tree with the tool identity
+tgit() {
+	GIT_AUTHOR_NAME="$TOOL_NAME" GIT_AUTHOR_EMAIL="$TOOL_EMAIL" \
+	GIT_COMMITTER_NAME="$TOOL_NAME" GIT_COMMITTER_EMAIL="$TOOL_EMAIL" \
+	GIT_AUTHOR_DATE="$TOOL_DATE" GIT_COMMITTER_DATE="$TOOL_DATE" \
+		git -C "$TREE" -c core.autocrlf=false -c advice.detachedHead=false "$@"
+}
+
+# The patches of a series directory, cover letter excluded, in order.
+series_patches() {
+	local dir=$1
+	find "$dir" -maxdepth 1 -name '*[0-9][0-9][0-9][0-9]-*.patch' \
+		! -name '*0000-cover-letter.patch' | sort
+}
+
+# same_patches DIR1 DIR2: the *.patch files of both directories are identical
+same_patches() {
+	diff <(cd "$1" && ls *.patch 2>/dev/null) <(cd "$2" && ls *.patch 2>/dev/null) >/dev/null &&
+	(cd "$1" && for f in *.patch; do [ -e "$f" ] || continue; cmp -s "$f" "$2/$f" || exit 1; done)
+}

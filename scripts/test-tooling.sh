@@ -1,0 +1,138 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Self-tests of the series tooling: round trip and gates.
+#
+# usage: scripts/test-tooling.sh [--help]
+#
+# 1. the real series: export of the series branch == patches/, byte for byte
+# 2. a one-patch series made here (a comment fix in kernel/dma/swiotlb.c):
+#    every gate passes, and apply + export is byte-identical
+# 3. an empty series: every gate passes
+# 4. broken series, each must make the right gate fail naming the patch:
+#    trailing whitespace (checkpatch), a hunk that no longer applies (am),
+#    a new non-static function without prototype (sparse and W=1)
+# Prints one "PASS name" / "FAIL name" line per test.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+case "${1:-}" in -h|--help) sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+
+T=$BUILD/selftest
+WT=$T/src
+rm -rf "$T/series"; mkdir -p "$T/series"
+npass=0; nfail=0
+ok()  { echo "PASS $1"; npass=$((npass + 1)); }
+bad() { echo "FAIL $1${2:+: $2}"; nfail=$((nfail + 1)); }
+
+# expect_gate NAME DIR GATE pass|fail [PATTERN]: run GATE on DIR; on
+# expected failure the output must contain PATTERN (the patch name).
+expect_gate() {
+	local name=$1 dir=$2 gate=$3 want=$4 pat=${5:-}
+	local out rc
+	out=$(PATCHES=$dir GATES_DIR=$T/gates "$ROOT/scripts/gates.sh" "$gate" 2>&1); rc=$?
+	echo "$out" | sed 's/^/    /' | tail -n 6
+	if [ "$want" = pass ]; then
+		[ $rc -eq 0 ] && ok "$name" || bad "$name" "gate $gate failed"
+	elif [ $rc -eq 0 ]; then
+		bad "$name" "gate $gate passed a broken series"
+	elif [ -n "$pat" ] && ! echo "$out" | grep -q -- "$pat"; then
+		bad "$name" "gate $gate failed without naming $pat"
+	else
+		ok "$name"
+	fi
+}
+
+# 1. real series round trip
+rt=$T/series/roundtrip
+mkdir -p "$rt"
+if OUT=$rt "$ROOT/scripts/export-series.sh" --quiet && same_patches "$rt" "$ROOT/patches"; then
+	ok "roundtrip-real-series ($(ls "$rt" | grep -c .) files)"
+else
+	bad roundtrip-real-series "export of '$BR_SERIES' differs from patches/ (run 'make tree' or 'make export')"
+fi
+
+# 2. a one-patch series, committed on a scratch branch
+if [ ! -e "$WT/.git" ]; then
+	tgit worktree prune
+	tgit worktree add -q -f --detach "$WT" "$BR_BASE" >/dev/null
+fi
+sg() { GIT_AUTHOR_NAME="Selftest Developer" GIT_AUTHOR_EMAIL="selftest@localhost" \
+	GIT_COMMITTER_NAME="Selftest Developer" GIT_COMMITTER_EMAIL="selftest@localhost" \
+	GIT_AUTHOR_DATE="$TOOL_DATE" GIT_COMMITTER_DATE="$TOOL_DATE" git -C "$WT" "$@"; }
+sg checkout -q -f -B selftest-one "$BR_BASE"
+f=kernel/dma/swiotlb.c
+grep -q 'The number of slot in an area' "$WT/$f" ||
+	{ bad selftest-setup "anchor comment not found in $f"; }
+sed -i 's/The number of slot in an area/The number of slots in an area/' "$WT/$f"
+sg commit -q -a -F - <<'MSG'
+swiotlb: fix a plural in the comment of round_up_default_nslabs()
+
+No functional change.
+
+Signed-off-by: Selftest Developer <selftest@localhost>
+MSG
+sg config branch.selftest-one.description "selftest: a one-patch series
+
+This cover letter exists to test the round trip of the tooling."
+one=$T/series/one
+mkdir -p "$one"
+BR_SERIES=selftest-one OUT=$one "$ROOT/scripts/export-series.sh" --quiet
+[ "$(series_patches "$one" | wc -l)" -eq 1 ] && ok "export-one-patch" || bad export-one-patch
+grep -q '^Subject: \[PATCH v1 0/1\] selftest: a one-patch series' "$one"/*0000-cover-letter.patch &&
+	ok "cover-letter-subject" || bad cover-letter-subject "$(grep -h '^Subject' "$one"/*0000* || true)"
+grep -q "^base-commit: $(tgit rev-parse "$BR_BASE")" "$one"/*0000-cover-letter.patch &&
+	ok "cover-letter-base-commit" || bad cover-letter-base-commit
+
+# apply + export again: byte-identical
+sg checkout -q -f -B selftest-rt "$BR_BASE"
+sg am -q --committer-date-is-author-date $(series_patches "$one")
+PATCHES=$one BR_SERIES=selftest-rt "$ROOT/scripts/export-series.sh" --set-description
+rt1=$T/series/one-rt
+mkdir -p "$rt1"
+BR_SERIES=selftest-rt OUT=$rt1 "$ROOT/scripts/export-series.sh" --quiet
+[ -n "$(series_patches "$one")" ] && same_patches "$one" "$rt1" && ok "roundtrip-one-patch" ||
+	bad roundtrip-one-patch "$(diff -r "$one" "$rt1" | head -5)"
+
+for g in am checkpatch sparse w1 b4; do
+	expect_gate "one-patch-gate-$g" "$one" "$g" pass
+done
+
+# 3. empty series
+mkdir -p "$T/series/empty"
+for g in am checkpatch sparse w1 b4; do
+	expect_gate "empty-gate-$g" "$T/series/empty" "$g" pass
+done
+
+# 4a. trailing whitespace in an added line
+ws=$T/series/whitespace; rm -rf "$ws"; cp -r "$one" "$ws"
+p=$(series_patches "$ws")
+sed -i 's/^+ \* The number of slots in an area.*$/& /' "$p"
+expect_gate broken-whitespace-checkpatch "$ws" checkpatch fail "$(basename "$p")"
+
+# 4b. a hunk that no longer applies (its context changed)
+na=$T/series/noapply; rm -rf "$na"; cp -r "$one" "$na"
+p=$(series_patches "$na")
+sed -i 's/^  \* Round up number of slabs/  * Round down number of slabs/' "$p"
+expect_gate broken-hunk-am "$na" am fail "$(basename "$p")"
+
+# 4c. a new global function without prototype: new sparse + W=1 warnings
+sg checkout -q -f -B selftest-proto "$BR_BASE"
+printf '\nint swiotlb_selftest_unused(void)\n{\n\treturn 0;\n}\n' >>"$WT/$f"
+sg commit -q -a -F - <<'MSG'
+swiotlb: add a function nobody declares
+
+Deliberately broken for the tooling self-test.
+
+Signed-off-by: Selftest Developer <selftest@localhost>
+MSG
+sg config branch.selftest-proto.description "selftest: broken prototype
+
+Deliberately broken."
+pr=$T/series/proto; mkdir -p "$pr"
+BR_SERIES=selftest-proto OUT=$pr "$ROOT/scripts/export-series.sh" --quiet
+p=$(series_patches "$pr")
+expect_gate broken-proto-sparse "$pr" sparse fail "$(basename "$p")"
+expect_gate broken-proto-w1 "$pr" w1 fail "$(basename "$p")"
+
+sg checkout -q -f --detach "$BR_BASE"
+echo "tooling: $npass passed, $nfail failed"
+[ $nfail -eq 0 ]
