@@ -49,6 +49,21 @@ CC_ARG=gcc
 command -v ccache >/dev/null && CC_ARG="ccache gcc"
 KMAKE=(make -C "$SRC" O="$OUTDIR" ARCH=x86_64 CC="$CC_ARG" HOSTCC="$CC_ARG" -j"$JOBS")
 
+# While the series adds nothing, test-series and test-base hold the same
+# source tree: the patched kernel *is* the baseline kernel, built once.
+same_tree() {
+	[ "$(git -C "$SRC" rev-parse 'HEAD^{tree}')" = \
+	  "$(git -C "$WORKTREES/$BR_TEST_BASE" rev-parse 'HEAD^{tree}')" ]
+}
+if [ "$VARIANT" = patched ] && same_tree; then
+	log "build patched: series is empty, same source as baseline: reusing that build"
+	"$0" baseline
+	rm -rf "$OUTDIR"
+	ln -s baseline "$OUTDIR"
+	exit 0
+fi
+[ -L "$OUTDIR" ] && rm -f "$OUTDIR"
+
 mkdir -p "$OUTDIR"
 stamp=$(cat "${frags[@]}" | sha256sum | cut -c1-16)-$(git -C "$SRC" rev-parse HEAD)
 if [ ! -f "$OUTDIR/.config" ] || [ "$(cat "$OUTDIR/.cfgstamp" 2>/dev/null)" != "$stamp" ]; then

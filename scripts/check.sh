@@ -1,0 +1,84 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make check: every test of the project, in dependency order.
+#
+# usage: scripts/check.sh [--help] [--only STEP[,STEP...]] [--list]
+#
+# Steps: deps tree convstat tooling gates harness-unit build-baseline
+#        build-patched harness
+# Each step's output goes to build/check/STEP.log and is summarised; the run
+# ends with one line "N passed, N failed" over all test cases.  A step that
+# prints no count of its own counts as one test (its exit code).  deps and
+# tree are prerequisites: if they fail, the run stops there.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+ALL_STEPS=(deps tree convstat tooling gates harness-unit build-baseline build-patched harness)
+STEPS=("${ALL_STEPS[@]}")
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-h|--help) sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--list) printf '%s\n' "${ALL_STEPS[@]}"; exit 0 ;;
+	--only) IFS=, read -r -a STEPS <<<"$2"; shift ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+	shift
+done
+
+step_cmd() {
+	case $1 in
+	deps) echo "$ROOT/scripts/deps.sh" ;;
+	tree) echo "$ROOT/scripts/prepare-tree.sh all" ;;
+	convstat) echo "make -s -C $ROOT/scripts/convstat test O=$BIN" ;;
+	tooling) echo "$ROOT/scripts/test-tooling.sh" ;;
+	gates) echo "$ROOT/scripts/gates.sh all" ;;
+	harness-unit) echo "$ROOT/tests/harness/run-tests.sh" ;;
+	build-baseline) echo "$ROOT/scripts/build-kernel.sh baseline" ;;
+	build-patched) echo "$ROOT/scripts/build-kernel.sh patched" ;;
+	harness) echo "$ROOT/scripts/harness/check.sh" ;;
+	*) die "unknown step '$1' (steps: ${ALL_STEPS[*]})" ;;
+	esac
+}
+
+mkdir -p "$BUILD/check"
+: >"$BUILD/check/summary.tsv"
+TP=0; TF=0
+T0=$SECONDS
+for s in "${STEPS[@]}"; do
+	cmd=$(step_cmd "$s")
+	logf=$BUILD/check/$s.log
+	log "check: step $s: $cmd"
+	t0=$SECONDS
+	# stream the output (progress lines) and keep it for counting
+	bash -c "$cmd" 2>&1 | tee "$logf"
+	rc=${PIPESTATUS[0]}
+	dt=$((SECONDS - t0))
+	# counts: "N passed, N failed" lines (summed), else PASS/FAIL lines
+	read -r p f < <(awk '
+		/(^|[^0-9])[0-9]+ passed, [0-9]+ failed/ {
+			match($0, /[0-9]+ passed, [0-9]+ failed/); split(substr($0, RSTART, RLENGTH), a, " ")
+			sp += a[1]; sf += a[3]; have = 1; next }
+		/^PASS |^GATE [a-z0-9]+: PASS/ { lp++ }
+		/^FAIL |^GATE [a-z0-9]+: FAIL/ { lf++ }
+		END { if (have) print sp + 0, sf + 0; else print lp + 0, lf + 0 }' "$logf")
+	if [ $((p + f)) -eq 0 ]; then
+		[ $rc -eq 0 ] && p=1 || f=1
+	elif [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	TP=$((TP + p)); TF=$((TF + f))
+	printf '%s\t%s\t%s\t%s\t%s\n' "$s" "$rc" "$p" "$f" "$dt" >>"$BUILD/check/summary.tsv"
+	record_time "check-$s" "$dt"
+	log "check: step $s: rc=$rc, $p passed, $f failed, ${dt}s"
+	if [ $rc -ne 0 ] && { [ "$s" = deps ] || [ "$s" = tree ]; }; then
+		log "check: prerequisite '$s' failed, stopping"
+		break
+	fi
+done
+
+echo
+echo "step            rc  passed failed  seconds"
+awk -F'\t' '{ printf "%-15s %3s %7s %6s %8s\n", $1, $2, $3, $4, $5 }' "$BUILD/check/summary.tsv"
+echo "total time: $((SECONDS - T0))s, base: $(cat "$BUILD/base-version" 2>/dev/null || echo unknown)"
+echo "$TP passed, $TF failed"
+[ "$TF" -eq 0 ]

@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The main job ('make'): baseline-vs-patched conversion report.
+#
+# usage: scripts/main.sh [--help] [--cycles N]
+#
+# Installs what is missing, prepares the tree, builds convstat and the
+# baseline and patched guest kernels, boots each in QEMU (TCG) with the same
+# device matrix and workload, and writes results/: raw logs, JSON, a
+# side-by-side Markdown table (results/report.md) and a memory picture per
+# kernel.  Every output names the base version.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+CYCLES=${CYCLES:-10}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-h|--help) sed -n '3,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--cycles) CYCLES=$2; shift ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+	shift
+done
+
+T0=$SECONDS
+"$ROOT/scripts/deps.sh"
+"$ROOT/scripts/prepare-tree.sh" all
+make -s -C "$ROOT/scripts/convstat" O="$BIN"
+"$ROOT/scripts/build-kernel.sh" baseline
+"$ROOT/scripts/build-kernel.sh" patched
+mkdir -p "$RESULTS"
+cp "$BUILD/base-version" "$RESULTS/base-version"
+for v in baseline patched; do
+	log "main: booting $v (cycles=$CYCLES)"
+	"$ROOT/scripts/harness/run.sh" --variant "$v" \
+		--kernel "$KBUILD/$v/arch/x86/boot/bzImage" \
+		--cycles "$CYCLES" --out "$RESULTS/$v"
+done
+python3 "$ROOT/scripts/harness/report.py" --out "$RESULTS" "$RESULTS/baseline" "$RESULTS/patched"
+log "main: done in $((SECONDS - T0))s: ${RESULTS#$ROOT/}/report.md"
