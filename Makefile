@@ -13,8 +13,9 @@ FORCE ?= 0
 S := scripts
 
 .PHONY: all help deps tree export export-test kernels build-baseline \
-	build-patched build-debug convstat harness check gates gate-am \
-	gate-checkpatch gate-sparse gate-w1 gate-b4 test-tooling kunit clean \
+	build-patched build-debug convstat initramfs harness harness-swiotlb \
+	check-harness test-harness test-tooling check gates gate-am \
+	gate-checkpatch gate-sparse gate-w1 gate-b4 clean \
 	distclean
 
 all: ## the main job: build both kernels, boot them, write the report in results/
@@ -49,6 +50,27 @@ build-debug: ## build the patched kernel with lockdep, KASAN, DMA-API debug, fau
 
 convstat: ## build the conversion-log analyzer to build/bin/convstat
 	@$(MAKE) -s -C scripts/convstat O=$(CURDIR)/build/bin
+
+initramfs: ## build build/initramfs.cpio.gz (busybox + guest workload)
+	@$(S)/harness/mkinitramfs.sh
+
+harness: convstat ## boot the already built baseline and patched kernels, write results/report.md
+	@$(S)/harness/run.sh --variant baseline && $(S)/harness/run.sh --variant patched && \
+	 python3 $(S)/harness/report.py results/runs/baseline results/runs/patched
+
+harness-swiotlb: convstat ## the same with swiotlb=1024 (forces dynamic SWIOTLB growth)
+	@$(S)/harness/run.sh --variant baseline --swiotlb 1024 && \
+	 $(S)/harness/run.sh --variant patched --swiotlb 1024 && \
+	 python3 $(S)/harness/report.py results/runs/baseline-swiotlb results/runs/patched-swiotlb
+
+check-harness: convstat ## boot the baseline and print the harness assertions
+	@$(S)/harness/check.sh
+
+test-harness: ## offline harness tests (no kernel, no QEMU)
+	@tests/harness/run-tests.sh
+
+test-tooling: ## self-tests of the round trip and of every gate (good, empty, broken series)
+	@$(S)/test-tooling.sh
 
 gates: gate-am gate-checkpatch gate-sparse gate-w1 gate-b4 ## all quality gates of the series
 

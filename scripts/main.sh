@@ -8,7 +8,8 @@
 # baseline and patched guest kernels, boots each in QEMU (TCG) with the same
 # device matrix and workload, and writes results/: raw logs, JSON, a
 # side-by-side Markdown table (results/report.md) and a memory picture per
-# kernel.  Every output names the base version.
+# kernel.  Each kernel runs twice: --cycles N (default 10) and 50 nvme
+# unbind/bind cycles, to show whether conversions grow with the workload.  Every output names the base version.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -30,11 +31,14 @@ make -s -C "$ROOT/scripts/convstat" O="$BIN"
 "$ROOT/scripts/build-kernel.sh" patched
 mkdir -p "$RESULTS"
 cp "$BUILD/base-version" "$RESULTS/base-version"
+runs=()
 for v in baseline patched; do
-	log "main: booting $v (cycles=$CYCLES)"
-	"$ROOT/scripts/harness/run.sh" --variant "$v" \
-		--kernel "$KBUILD/$v/arch/x86/boot/bzImage" \
-		--cycles "$CYCLES" --out "$RESULTS/$v"
+	for c in $CYCLES 50; do
+		label=$v; [ "$c" = "$CYCLES" ] || label=$v-cycles$c
+		log "main: booting $v (cycles=$c)"
+		"$ROOT/scripts/harness/run.sh" --variant "$v" --label "$label" --cycles "$c"
+		runs+=("$RESULTS/runs/$label")
+	done
 done
-python3 "$ROOT/scripts/harness/report.py" --out "$RESULTS" "$RESULTS/baseline" "$RESULTS/patched"
+python3 "$ROOT/scripts/harness/report.py" --out "$RESULTS" "${runs[@]}"
 log "main: done in $((SECONDS - T0))s: ${RESULTS#$ROOT/}/report.md"

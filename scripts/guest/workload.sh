@@ -58,8 +58,8 @@ note() { echo "HARNESS NOTE $*"; }
 
 # first_block GLOB: name of the first block device matching /sys/block/GLOB
 first_block() {
-	for b in /sys/block/$1; do
-		[ -e "$b" ] && { basename "$b"; return 0; }
+	for _fb in /sys/block/$1; do
+		[ -e "$_fb" ] && { echo "${_fb##*/}"; return 0; }
 	done
 	return 1
 }
@@ -67,15 +67,15 @@ first_block() {
 # wait_block GLOB SECONDS: wait until such a device exists, has a node in
 # /dev and a non-zero size; print its name
 wait_block() {
-	_i=0
-	while [ $_i -lt $(($2 * 10)) ]; do
-		if _n=$(first_block "$1") && [ -b "/dev/$_n" ] &&
-		   [ "$(cat "/sys/block/$_n/size" 2>/dev/null || echo 0)" -gt 0 ]; then
-			echo "$_n"
+	_wb_i=0
+	while [ $_wb_i -lt $(($2 * 10)) ]; do
+		if _wb_n=$(first_block "$1") && [ -b "/dev/$_wb_n" ] &&
+		   [ "$(cat "/sys/block/$_wb_n/size" 2>/dev/null || echo 0)" -gt 0 ]; then
+			echo "$_wb_n"
 			return 0
 		fi
 		usleep 100000
-		_i=$((_i + 1))
+		_wb_i=$((_wb_i + 1))
 	done
 	return 1
 }
@@ -147,35 +147,35 @@ disks() {
 }
 
 nvme_rebind() {
-	_drv=/sys/bus/pci/drivers/nvme
+	_nr_drv=/sys/bus/pci/drivers/nvme
 	if [ "$H_CYCLES" -eq 0 ]; then
 		check rebind nvme SKIP cycles=0
 		return 0
 	fi
-	_bdf=
-	for _x in "$_drv"/0000:*; do [ -e "$_x" ] && { _bdf=${_x##*/}; break; }; done
-	if [ -z "$_bdf" ]; then
+	_nr_bdf=
+	for _nr_x in "$_nr_drv"/0000:*; do [ -e "$_nr_x" ] && { _nr_bdf=${_nr_x##*/}; break; }; done
+	if [ -z "$_nr_bdf" ]; then
 		check rebind nvme FAIL reason=no-nvme-bound
 		return 1
 	fi
-	_t0=$(uptime_s)
-	_i=0
-	_why=
-	while [ $_i -lt "$H_CYCLES" ]; do
-		echo "$_bdf" >"$_drv/unbind" 2>/dev/null || { _why=unbind; break; }
-		echo "$_bdf" >"$_drv/bind" 2>/dev/null || { _why=bind; break; }
-		wait_block 'nvme*n1' "$H_WAIT" >/dev/null || { _why=no-namespace; break; }
-		_i=$((_i + 1))
+	_nr_t0=$(uptime_s)
+	_nr_i=0
+	_nr_why=
+	while [ $_nr_i -lt "$H_CYCLES" ]; do
+		echo "$_nr_bdf" >"$_nr_drv/unbind" 2>/dev/null || { _nr_why=unbind; break; }
+		echo "$_nr_bdf" >"$_nr_drv/bind" 2>/dev/null || { _nr_why=bind; break; }
+		wait_block 'nvme*n1' "$H_WAIT" >/dev/null || { _nr_why=no-namespace; break; }
+		_nr_i=$((_nr_i + 1))
 	done
-	_t1=$(uptime_s)
-	if [ $_i -eq "$H_CYCLES" ]; then
-		check rebind nvme PASS cycles="$_i" bdf="$_bdf" t0="$_t0" t1="$_t1"
+	_nr_t1=$(uptime_s)
+	if [ $_nr_i -eq "$H_CYCLES" ]; then
+		check rebind nvme PASS cycles="$_nr_i" bdf="$_nr_bdf" t0="$_nr_t0" t1="$_nr_t1"
 	else
-		check rebind nvme FAIL cycles="$_i" of="$H_CYCLES" bdf="$_bdf" reason="$_why"
+		check rebind nvme FAIL cycles="$_nr_i" of="$H_CYCLES" bdf="$_nr_bdf" reason="$_nr_why"
 		return 1
 	fi
-	if _d=$(wait_block 'nvme*n1' "$H_WAIT"); then
-		io_check "$_d-after-rebind" "$_d" nvme 32 1M
+	if _nr_d=$(wait_block 'nvme*n1' "$H_WAIT"); then
+		io_check "$_nr_d-after-rebind" "$_nr_d" nvme 32 1M
 	else
 		check io nvme-after-rebind FAIL disk=nvme reason=no-device
 	fi
@@ -208,12 +208,12 @@ virtio_nics() {
 	done
 }
 
-wait_carrier() { # NETNS-CMD... is not needed: carrier is read in our ns
-	_i=0
-	while [ $_i -lt 50 ]; do
+wait_carrier() {
+	_wc_i=0
+	while [ $_wc_i -lt 50 ]; do
 		[ "$(cat "/sys/class/net/$1/carrier" 2>/dev/null)" = 1 ] && return 0
 		usleep 100000
-		_i=$((_i + 1))
+		_wc_i=$((_wc_i + 1))
 	done
 	return 1
 }
@@ -257,8 +257,12 @@ net_check() {
 		dd if=/dev/urandom of=/tmp/net.pat bs=64k count=64 2>/dev/null
 		_want=$(sha256sum </tmp/net.pat)
 		_want=${_want%% *}
-		rm -f /tmp/net.recv
-		_x timeout 60 nc -l -p 7777 </dev/null >/tmp/net.recv 2>/dev/null &
+		rm -f /tmp/net.recv /tmp/net.in
+		# the listener's stdin must not reach EOF: busybox nc would
+		# half-close and the sender would stop after its first buffer
+		mkfifo /tmp/net.in
+		exec 9<>/tmp/net.in
+		_x timeout 60 nc -l -p 7777 </tmp/net.in >/tmp/net.recv 2>/dev/null &
 		_l=$!
 		_j=0
 		while [ $_j -lt 50 ]; do
@@ -268,12 +272,14 @@ net_check() {
 		done
 		timeout 60 nc 10.203.0.2 7777 </tmp/net.pat >/dev/null 2>&1
 		wait "$_l"
+		exec 9>&-
+		rm -f /tmp/net.in
 		_sum=$(sha256sum </tmp/net.recv)
 		_sum=${_sum%% *}
 		[ "$_sum" = "$_want" ] || _why=tcp-data
 		rm -f /tmp/net.pat /tmp/net.recv
 	fi
-	_rx=$(_x cat "/sys/class/net/$_b/statistics/rx_packets" 2>/dev/null)
+	_rx=$(_x cat /proc/net/dev 2>/dev/null | awk -v d="$_b:" '$1 == d { print $3 }')
 	_loss=$(grep -o '[0-9]*% packet loss' /tmp/net.ping | tr '\n' ' ')
 	# back to our namespace: destroying the namespace returns the NIC
 	kill "$_ns" 2>/dev/null

@@ -1,0 +1,795 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Tests of the harness (scripts/harness/, scripts/guest/) that need no
+kernel and no QEMU run: generated QEMU command lines (tcg, tdx, snp), the
+console parser (CHECK / GUEST lines), the cross-check on a synthetic
+conversion log with matching and mismatching guest counters, the run
+assertions, report.py on synthetic run directories, the initramfs builder
+and the guest shell scripts.
+
+Run through tests/harness/run-tests.sh; the last line is "N passed, N failed".
+"""
+import gzip
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+H = os.path.join(ROOT, "scripts", "harness")
+GUEST = os.path.join(ROOT, "scripts", "guest")
+sys.path.insert(0, H)
+import analyze  # noqa: E402
+import report  # noqa: E402
+
+BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+REAL_CONVSTAT = os.environ.get("CONVSTAT",
+                               os.path.join(ROOT, "build", "bin", "convstat"))
+
+
+def run_sh(*args, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([os.path.join(H, "run.sh")] + list(args),
+                          capture_output=True, text=True, env=e, timeout=60)
+
+
+def cmdline(*args):
+    p = run_sh("--print-cmdline", *args)
+    if p.returncode != 0:
+        raise AssertionError("run.sh --print-cmdline failed: %s" % p.stderr)
+    return shlex.split(p.stdout)
+
+
+def opt_values(argv, opt):
+    return [argv[i + 1] for i, a in enumerate(argv) if a == opt]
+
+
+def append_of(argv):
+    (a,) = opt_values(argv, "-append")
+    return a.split()
+
+
+# -- synthetic data -----------------------------------------------------------
+
+SYN_LOG = """\
+# cvm_emulate: synthetic log for the harness tests
+S 0x1000000 32768 mem_encrypt_init+0x10/0x40<start_kernel+0x5a0/0x7c0<x86_64_start_reservations+0x18/0x30
+S 0x10a3c000 4 dma_direct_alloc+0x1c4/0x2e0<dma_alloc_attrs+0x6f/0xd0<nvme_alloc_queue+0x8a/0x1b0
+P 0x10a3c000 4 dma_set_encrypted+0x2c/0x70<dma_direct_free+0xc1/0x140<nvme_free_queues+0x3d/0x60
+S 0x10a40000 1 dma_direct_alloc+0x1c4/0x2e0<dma_alloc_attrs+0x6f/0xd0<nvme_dbbuf_dma_alloc+0x30/0x90
+s 0x10b00000 2 dma_direct_alloc+0x1c4/0x2e0<dma_alloc_attrs+0x6f/0xd0<nvme_alloc_queue+0x8a/0x1b0
+"""
+# What the log above means (Documentation/conversion-log.md), by hand:
+SYN_FIGURES = {"calls": 4, "to_shared": 3, "to_private": 1, "refused": 1,
+               "pages": 32768 + 4 + 4 + 1, "misaligned": 3,
+               "mixed_2m_end": 1, "mixed_2m_peak": 1,
+               "shared_bytes_end": (32768 + 1) * 4096,
+               "shared_bytes_peak": (32768 + 4) * 4096, "malformed": 0}
+SYN_GUEST = {"calls": 4, "to_shared": 3, "to_private": 1, "pages": 32777,
+             "misaligned": 3, "refused": 1, "dma_to_private": 0,
+             "shared_pages": 32769}
+SYN_MAP = "0x1000000 512 shared\n" + "".join(
+    "0x%x 512 shared\n" % (0x1000000 + i * 0x200000) for i in range(1, 64)) + \
+    "0x10a00000 1 mixed\n"
+SYN_CONVSTAT = dict(SYN_FIGURES, tdx_calls=4, snp_exits=4, redundant_pages=0,
+                    sites=[{"site": "S dma_direct_alloc<dma_alloc_attrs<nvme_alloc_queue",
+                            "calls": 1, "pages": 4},
+                           {"site": "P dma_set_encrypted<dma_direct_free<nvme_free_queues",
+                            "calls": 1, "pages": 4},
+                           {"site": "S dma_direct_alloc<dma_alloc_attrs<nvme_dbbuf_dma_alloc",
+                            "calls": 1, "pages": 1}])
+
+
+def console_text(guest=SYN_GUEST, checks=None, done=True, shas=None):
+    """A console log as the guest prints it (CRLF, kernel noise)."""
+    shas = shas or {}
+    lines = [
+        "SeaBIOS (version 1.16.2-debian-1.16.2-1)",
+        "[    0.000000] Linux version 6.12.117 (root@x) (gcc 12.2.0) #1 SMP",
+        "[    0.000000] BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable",
+        "[    0.000000] BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved",
+        "[    0.000000] BIOS-e820: [mem 0x0000000000100000-0x000000007ffdffff] usable",
+        "[    5.912345] Run /init as init process",
+        "HARNESS START uptime=6.02 id=abcdef012345 kernel=6.12.117 mode=full cycles=10 cpus=2",
+    ]
+    if checks is None:
+        checks = []
+        for k, d in (("blk", "vda"), ("scsi", "sda"), ("nvme", "nvme0n1")):
+            checks.append("CHECK io %s PASS disk=%s dev=%s offset=0 bytes=4096 sha256=%s"
+                          % (d, k, d, shas.get(k, "0" * 64)))
+        checks += ["CHECK net hub PASS a=eth0 b=eth1 tcp_bytes=4194304",
+                   "[    9.100000] virtio_net virtio3 eth1: noise in the middle",
+                   "CHECK rng hwrng PASS current=virtio_rng.0 bytes=4096",
+                   "CHECK rebind nvme PASS cycles=10 bdf=0000:00:04.0",
+                   "CHECK io nvme0n1-after-rebind PASS disk=nvme dev=nvme0n1 offset=8192 bytes=4096 sha256=%s"
+                   % shas.get("nvme2", "0" * 64)]
+    lines += checks
+    lines.append("HARNESS COUNTERS BEGIN")
+    lines += ["GUEST %s %s" % kv for kv in guest.items()]
+    lines += ["GUEST swiotlb.io_tlb_nslabs 65536", "GUEST note some-string"]
+    lines.append("HARNESS COUNTERS END")
+    lines.append("HARNESS RESULT pass=7 fail=0 skip=0 uptime=20.5")
+    lines.append("KMSG [   10.000000] CHECK io fake FAIL inside dmesg must be ignored")
+    if done:
+        lines.append("HARNESS DONE")
+        lines.append("[   21.000000] reboot: Power down")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def stub_convstat(dirpath, figures=SYN_CONVSTAT, map_text=SYN_MAP):
+    """A stand-in for build/bin/convstat that prints fixed output: it tests
+    the harness logic independently of the analyzer."""
+    p = os.path.join(dirpath, "convstat-stub")
+    with open(os.path.join(dirpath, "stub.json"), "w") as fh:
+        json.dump(figures, fh)
+    with open(os.path.join(dirpath, "stub.map"), "w") as fh:
+        fh.write(map_text)
+    with open(p, "w") as fh:
+        fh.write("#!/bin/sh\nd=$(dirname \"$0\")\ncase \"$1\" in\n"
+                 "--json) cat \"$d/stub.json\" ;;\n--map) cat \"$d/stub.map\" ;;\n"
+                 "*) exit 2 ;;\nesac\n")
+    os.chmod(p, 0o755)
+    return p
+
+
+def make_run(tmp, name="baseline", guest=SYN_GUEST, done=True, checks=None,
+             convstat_fig=SYN_CONVSTAT, log=SYN_LOG, meta=None, corrupt=None):
+    """A synthetic run directory with console.log, conv.log and disk images
+    holding the patterns the console claims; analysed with a stub convstat."""
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    shas = {}
+    for k, off in (("blk", 0), ("scsi", 0), ("nvme", 0)):
+        data = hashlib.sha256(k.encode()).digest() * 128  # 4096 bytes
+        shas[k] = hashlib.sha256(data).hexdigest()
+        img = bytearray(16384)
+        img[0:4096] = data
+        if k == "nvme":
+            data2 = hashlib.sha256(b"again").digest() * 128
+            shas["nvme2"] = hashlib.sha256(data2).hexdigest()
+            img[8192:12288] = data2
+        if corrupt == k:
+            img[100] ^= 0xFF
+        with open(os.path.join(d, "disk-%s.img" % k), "wb") as fh:
+            fh.write(img)
+    with open(os.path.join(d, "console.log"), "w") as fh:
+        fh.write(console_text(guest, checks, done, shas))
+    with open(os.path.join(d, "conv.log"), "w") as fh:
+        fh.write(log)
+    cs = stub_convstat(tmp if name == "baseline" else d, convstat_fig)
+    m = {"label": name, "variant": name, "platform": "tcg", "cvm": "on",
+         "mode": "full", "cycles": "10", "mem": "2G", "smp": "2",
+         "base_version": "linux-source-6.12 6.12.117-1~deb12u1",
+         "wall_s": "42.0", "timed_out": "0", "host_start_s": "7.5"}
+    m.update(meta or {})
+    s = analyze.analyze(d, cs, m)
+    return d, s
+
+
+class TestCmdline(unittest.TestCase):
+    def test_tcg_default(self):
+        a = cmdline()
+        self.assertEqual(a[0], "qemu-system-x86_64")
+        self.assertEqual(opt_values(a, "-accel"), ["tcg"])
+        self.assertNotIn("kvm", " ".join(a))
+        self.assertNotIn("-enable-kvm", a)
+        self.assertEqual(opt_values(a, "-cpu"), ["max"])
+        for f in ("-nographic", "-no-reboot", "-nodefaults"):
+            self.assertIn(f, a)
+        self.assertEqual(opt_values(a, "-smp"), ["2"])
+        self.assertEqual(opt_values(a, "-m"), ["2G"])
+        ap = append_of(a)
+        self.assertIn("cvm_emulate=on", ap)
+        self.assertIn("harness.cycles=10", ap)
+        self.assertIn("console=ttyS0", ap)
+        self.assertFalse(any(w.startswith("swiotlb=") for w in ap))
+        # debugcon on 0x403 into conv.log, console into console.log
+        ch = opt_values(a, "-chardev")
+        self.assertEqual(len(ch), 1)
+        self.assertTrue(ch[0].startswith("file,id=cvmlog,path="))
+        self.assertTrue(ch[0].endswith("/conv.log"))
+        self.assertIn("isa-debugcon,iobase=0x403,chardev=cvmlog",
+                      opt_values(a, "-device"))
+        (ser,) = opt_values(a, "-serial")
+        self.assertTrue(ser.startswith("file:") and ser.endswith("/console.log"))
+
+    def test_tcg_device_matrix(self):
+        a = cmdline()
+        devs = opt_values(a, "-device")
+        kinds = [d.split(",")[0] for d in devs]
+        for k in ("virtio-blk-pci", "virtio-scsi-pci", "scsi-hd", "nvme",
+                  "virtio-rng-pci"):
+            self.assertIn(k, kinds)
+        self.assertEqual(kinds.count("virtio-net-pci"), 2)
+        for d in devs:
+            if d.startswith("virtio-"):
+                self.assertIn("iommu_platform=on", d, d)
+                self.assertIn("disable-legacy=on", d, d)
+        nvme = [d for d in devs if d.startswith("nvme,")][0]
+        self.assertIn("serial=", nvme)
+        self.assertIn("drive=", nvme)
+        # network: only two hub ports on hub 0, never a host backend
+        nets = opt_values(a, "-netdev")
+        self.assertEqual(sorted(nets), ["hubport,id=n0,hubid=0",
+                                        "hubport,id=n1,hubid=0"])
+        joined = " ".join(a)
+        for bad in ("user", "tap", "bridge", "socket", "vde", "-nic"):
+            self.assertFalse(any(n.startswith(bad) for n in nets))
+        self.assertNotIn(" -nic ", joined)
+        self.assertNotIn(" -net ", joined)
+        # every drive is a raw file in the run directory
+        for drv in opt_values(a, "-drive"):
+            self.assertIn("format=raw", drv)
+            self.assertIn("if=none", drv)
+
+    def test_options(self):
+        a = cmdline("--cycles", "50", "--swiotlb", "1024", "--smp", "4",
+                    "--mem", "4G", "--extra-append", "foo=1 bar",
+                    "--out", "/tmp/xx-run")
+        ap = append_of(a)
+        self.assertIn("harness.cycles=50", ap)
+        self.assertIn("swiotlb=1024", ap)
+        self.assertIn("foo=1", ap)
+        self.assertIn("bar", ap)
+        self.assertEqual(opt_values(a, "-smp"), ["4"])
+        self.assertEqual(opt_values(a, "-m"), ["4G"])
+        self.assertIn("file:/tmp/xx-run/console.log", opt_values(a, "-serial"))
+        self.assertFalse(os.path.exists("/tmp/xx-run"),
+                         "--print-cmdline must not create anything")
+
+    def test_kernel_and_variant(self):
+        a = cmdline("--variant", "patched")
+        self.assertTrue(opt_values(a, "-kernel")[0].endswith(
+            "build/kbuild/patched/arch/x86/boot/bzImage"))
+        self.assertIn("/results/runs/patched/", " ".join(a))
+        a = cmdline("--kernel", "/x/bzImage", "--variant", "baseline",
+                    "--swiotlb", "512")
+        self.assertEqual(opt_values(a, "-kernel"), ["/x/bzImage"])
+        self.assertIn("/results/runs/baseline-swiotlb/", " ".join(a))
+
+    def test_cvm_off(self):
+        a = cmdline("--cvm", "off")
+        self.assertNotIn("cvm_emulate=on", append_of(a))
+        self.assertEqual(opt_values(a, "-accel"), ["tcg"])
+
+    def test_tdx(self):
+        a = cmdline("--platform", "tdx", "--bios", "/fw/OVMF.tdx.fd")
+        self.assertEqual(opt_values(a, "-accel"), ["kvm"])
+        self.assertNotIn("tcg", " ".join(a))
+        self.assertIn("tdx-guest,id=tdx0", opt_values(a, "-object"))
+        (mach,) = opt_values(a, "-machine")
+        self.assertIn("q35", mach)
+        self.assertIn("confidential-guest-support=tdx0", mach)
+        self.assertIn("kernel-irqchip=split", mach)
+        self.assertEqual(opt_values(a, "-bios"), ["/fw/OVMF.tdx.fd"])
+        self.assertEqual(opt_values(a, "-cpu"), ["host"])
+        # real hardware: no emulated CVM, no debugcon log
+        self.assertNotIn("cvm_emulate=on", append_of(a))
+        self.assertNotIn("isa-debugcon", " ".join(a))
+        self.assertEqual(opt_values(a, "-chardev"), [])
+        for d in opt_values(a, "-device"):
+            if d.startswith("virtio-"):
+                self.assertIn("iommu_platform=on", d)
+        self.assertIn("/results/runs/baseline-tdx/", " ".join(a))
+
+    def test_snp(self):
+        a = cmdline("--platform", "snp", "--bios", "/fw/OVMF.amdsev.fd",
+                    "--mem", "4G")
+        self.assertEqual(opt_values(a, "-accel"), ["kvm"])
+        objs = opt_values(a, "-object")
+        self.assertIn("sev-snp-guest,id=sev0,cbitpos=51,reduced-phys-bits=1",
+                      objs)
+        self.assertIn("memory-backend-memfd,id=ram0,size=4G,share=true,"
+                      "prealloc=false", objs)
+        (mach,) = opt_values(a, "-machine")
+        self.assertIn("confidential-guest-support=sev0", mach)
+        self.assertIn("memory-backend=ram0", mach)
+        self.assertEqual(opt_values(a, "-bios"), ["/fw/OVMF.amdsev.fd"])
+        self.assertEqual(opt_values(a, "-cpu"), ["EPYC-v4"])
+        self.assertNotIn("isa-debugcon", " ".join(a))
+        a = cmdline("--platform", "snp", "--cpu", "host")
+        self.assertEqual(opt_values(a, "-cpu"), ["host"])
+        self.assertEqual(opt_values(a, "-bios"), ["/usr/share/ovmf/OVMF.fd"])
+
+    def test_bad_arguments(self):
+        for args, word in ((["--platform", "sgx"], "--platform"),
+                           (["--cycles", "ten"], "--cycles"),
+                           (["--cvm", "maybe"], "--cvm"),
+                           (["--mem", "lots"], "--mem"),
+                           (["--bogus"], "unknown argument"),
+                           (["--cycles"], "needs an argument")):
+            p = run_sh("--print-cmdline", *args)
+            self.assertNotEqual(p.returncode, 0, args)
+            self.assertIn(word, p.stderr, args)
+
+    def test_help(self):
+        for s in ("run.sh", "check.sh", "mkinitramfs.sh"):
+            p = subprocess.run([os.path.join(H, s), "--help"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 0, s)
+            self.assertIn("usage:", p.stdout, s)
+
+    def test_missing_analyzer_is_a_clear_error(self):
+        p = run_sh("--kernel", "/etc/hostname", "--out",
+                   tempfile.mkdtemp(prefix="cvm-h-"),
+                   env={"CONVSTAT": "/nonexistent/convstat"})
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("make convstat", p.stderr)
+
+    def test_missing_kernel_is_a_clear_error(self):
+        p = run_sh("--kernel", "/nonexistent/bzImage")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("no kernel", p.stderr)
+
+
+class TestConsole(unittest.TestCase):
+    def test_parse(self):
+        c = analyze.parse_console(console_text())
+        self.assertTrue(c["started"])
+        self.assertTrue(c["done"])
+        self.assertEqual(c["kernel_release"], "6.12.117")
+        self.assertEqual(c["start"]["uptime"], "6.02")
+        self.assertEqual(c["last_kernel_ts_before_start"], 5.912345)
+        self.assertEqual(c["ram_ranges"], [[0, 0x9fc00], [0x100000, 0x7ffe0000]])
+        kinds = [(x["kind"], x["subject"], x["status"]) for x in c["checks"]]
+        self.assertIn(("io", "vda", "PASS"), kinds)
+        self.assertIn(("rebind", "nvme", "PASS"), kinds)
+        self.assertNotIn(("io", "fake", "FAIL"), kinds)  # KMSG lines ignored
+        self.assertEqual(c["checks"][0]["fields"]["disk"], "blk")
+        self.assertEqual(c["checks"][0]["fields"]["offset"], 0)
+
+    def test_guest_counters_generic(self):
+        c = analyze.parse_console(console_text())
+        g = c["guest"]
+        self.assertEqual(g["calls"], 4)
+        self.assertEqual(g["shared_pages"], 32769)
+        self.assertEqual(g["swiotlb.io_tlb_nslabs"], 65536)
+        self.assertEqual(g["note"], "some-string")
+        c = analyze.parse_console(
+            "GUEST hexval 0x20\nGUEST neg -3\n  GUEST indented 1\n"
+            "GUEST too many words\nxGUEST bad 1\n")
+        self.assertEqual(c["guest"], {"hexval": 32, "neg": -3})
+
+    def test_parse_kv(self):
+        self.assertEqual(analyze.parse_kv(" a=1 b='x' c d=0x10 e=1.5"),
+                         {"a": 1, "b": "x", "d": 16, "e": "1.5"})
+
+    def test_guest_aliases(self):
+        self.assertEqual(analyze.guest_counter({"conversions": 7}, "calls"), 7)
+        self.assertIsNone(analyze.guest_counter({}, "calls"))
+
+
+class TestCrosscheck(unittest.TestCase):
+    def test_match(self):
+        r = analyze.crosscheck(SYN_FIGURES, SYN_GUEST)
+        self.assertEqual([x["name"] for x in r],
+                         ["calls", "to_shared", "to_private", "pages",
+                          "misaligned", "refused", "shared_bytes_end"])
+        self.assertTrue(all(x["ok"] for x in r), r)
+
+    def test_mismatch_detected(self):
+        for key, val in (("calls", 5), ("misaligned", 2), ("refused", 0),
+                         ("pages", 32776), ("shared_pages", 32768)):
+            g = dict(SYN_GUEST)
+            g[key] = val
+            r = analyze.crosscheck(SYN_FIGURES, g)
+            bad = [x["name"] for x in r if not x["ok"]]
+            want = "shared_bytes_end" if key == "shared_pages" else key
+            self.assertEqual(bad, [want], key)
+
+    def test_missing_guest_counter_is_a_mismatch(self):
+        g = dict(SYN_GUEST)
+        del g["to_private"]
+        r = analyze.crosscheck(SYN_FIGURES, g)
+        self.assertEqual([x["name"] for x in r if not x["ok"]], ["to_private"])
+
+    def test_snapshot_prefix(self):
+        log = SYN_LOG + analyze.SNAPSHOT_MARK + "\nP 0x1000000 512 x\n"
+        self.assertEqual(analyze.snapshot_prefix(log), SYN_LOG)
+        self.assertIsNone(analyze.snapshot_prefix(SYN_LOG))
+
+
+class TestAnalyze(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def test_good_run(self):
+        d, s = make_run(self.tmp)
+        self.assertEqual(s["failures"], [])
+        self.assertTrue(s["ok"])
+        self.assertTrue(s["crosscheck"]["ok"])
+        self.assertEqual(s["crosscheck"]["source"], "full log")
+        self.assertEqual(s["detector_dma_to_private"], 0)
+        self.assertEqual(len(s["host_verify"]), 4)
+        self.assertTrue(all(v["ok"] for v in s["host_verify"]))
+        self.assertEqual(s["timing"]["boot_s"], 6.02)
+        self.assertEqual(s["map_regions"], {"private": 0, "shared": 64,
+                                            "mixed": 1})
+        for f in ("summary.json", "convstat.json", "guest.json", "map.txt"):
+            self.assertTrue(os.path.exists(os.path.join(d, f)), f)
+        with open(os.path.join(d, "guest.json")) as fh:
+            self.assertEqual(json.load(fh)["calls"], 4)
+        self.assertTrue(all(ok for _, ok, _ in analyze.assertions(s)))
+
+    def test_mismatch_fails_the_run(self):
+        g = dict(SYN_GUEST, calls=5)
+        d, s = make_run(self.tmp, guest=g)
+        self.assertFalse(s["ok"])
+        self.assertFalse(s["crosscheck"]["ok"])
+        self.assertTrue(any("cross-check mismatch: calls analyzer=4 guest=5"
+                            in f for f in s["failures"]), s["failures"])
+        a = dict((n, ok) for n, ok, _ in analyze.assertions(s))
+        self.assertFalse(a["harness-crosscheck"])
+        p = subprocess.run([sys.executable, os.path.join(H, "analyze.py"),
+                            "--assert", d], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("FAIL harness-crosscheck (calls analyzer=4 guest=5)",
+                      p.stdout)
+
+    def test_snapshot_used_for_crosscheck(self):
+        # records after the marker are not in the guest counters; the stub
+        # prints the same figures for both, so the source must say snapshot
+        log = SYN_LOG + analyze.SNAPSHOT_MARK + "\n"
+        d, s = make_run(self.tmp, log=log)
+        self.assertEqual(s["crosscheck"]["source"], "snapshot")
+        self.assertTrue(os.path.exists(os.path.join(d, "conv.snapshot.log")))
+
+    def test_missing_done(self):
+        d, s = make_run(self.tmp, done=False)
+        self.assertFalse(s["ok"])
+        self.assertTrue(any("HARNESS DONE" in f for f in s["failures"]))
+
+    def test_timeout(self):
+        d, s = make_run(self.tmp, done=False,
+                        meta={"timed_out": "1", "timeout": "300"})
+        self.assertTrue(any(f.startswith("timeout: QEMU killed after 300s")
+                            for f in s["failures"]))
+        a = dict((n, ok) for n, ok, _ in analyze.assertions(s))
+        self.assertFalse(a["harness-boot"])
+
+    def test_failed_and_missing_checks(self):
+        checks = ["CHECK io vda FAIL disk=blk dev=vda offset=0 bytes=4096 reason=write",
+                  "CHECK rng hwrng PASS"]
+        d, s = make_run(self.tmp, checks=checks)
+        f = "\n".join(s["failures"])
+        self.assertIn("check failed: io vda", f)
+        for m in ("io scsi", "io nvme", "net hub", "rebind nvme",
+                  "io nvme after rebind"):
+            self.assertIn("check missing: %s" % m, f)
+        self.assertFalse(s["io_ok"])
+
+    def test_host_verify_catches_corruption(self):
+        d, s = make_run(self.tmp, corrupt="scsi")
+        self.assertFalse(s["ok"])
+        self.assertTrue(any("host verify io sda in disk-scsi.img" in f
+                            for f in s["failures"]), s["failures"])
+
+    def test_detector(self):
+        d, s = make_run(self.tmp, guest=dict(SYN_GUEST, dma_to_private=3))
+        self.assertTrue(any("DMA-to-private detector fired 3" in f
+                            for f in s["failures"]))
+        a = dict((n, ok) for n, ok, _ in analyze.assertions(s))
+        self.assertFalse(a["harness-dma-to-private-zero"])
+
+    def test_check_sh_on_a_run_dir(self):
+        d, s = make_run(self.tmp)
+        p = subprocess.run([os.path.join(H, "check.sh"), "--run", d],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        lines = p.stdout.splitlines()
+        names = [l.split()[1] for l in lines]
+        self.assertEqual(names, [
+            "harness-boot", "harness-io", "harness-net", "harness-rng",
+            "harness-nvme-rebind", "harness-dma-to-private-zero",
+            "harness-baseline-misaligned", "harness-log-wellformed",
+            "harness-crosscheck"])
+        self.assertTrue(all(l.startswith("PASS ") for l in lines), lines)
+        d2, _ = make_run(self.tmp, "bad", guest=dict(SYN_GUEST, pages=1))
+        p = subprocess.run([os.path.join(H, "check.sh"), "--run", d2],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("FAIL harness-crosscheck (pages analyzer=32777 guest=1)",
+                      p.stdout)
+
+    def test_no_misaligned_on_baseline_is_a_failure(self):
+        fig = dict(SYN_CONVSTAT, misaligned=0)
+        d, s = make_run(self.tmp, convstat_fig=fig,
+                        guest=dict(SYN_GUEST, misaligned=0))
+        a = dict((n, ok) for n, ok, _ in analyze.assertions(s))
+        self.assertFalse(a["harness-baseline-misaligned"])
+        self.assertTrue(a["harness-crosscheck"])
+
+    def test_malformed(self):
+        d, s = make_run(self.tmp, convstat_fig=dict(SYN_CONVSTAT, malformed=2))
+        self.assertTrue(any("2 malformed" in f for f in s["failures"]))
+
+    def test_no_guest_counters(self):
+        d, s = make_run(self.tmp, guest={})
+        self.assertTrue(any("cross-check impossible" in f
+                            for f in s["failures"]))
+
+    def test_missing_analyzer(self):
+        d = os.path.join(self.tmp, "r")
+        os.makedirs(d)
+        with open(os.path.join(d, "console.log"), "w") as fh:
+            fh.write(console_text())
+        open(os.path.join(d, "conv.log"), "w").close()
+        s = analyze.analyze(d, "/nonexistent/convstat", {"cycles": "10"})
+        self.assertTrue(any("make convstat" in f for f in s["failures"]))
+
+    def test_platform_mode_without_log(self):
+        d = os.path.join(self.tmp, "tdx")
+        os.makedirs(d)
+        with open(os.path.join(d, "console.log"), "w") as fh:
+            fh.write(console_text(guest={"tdx.calls": 12, "tdx.misaligned": 0}))
+        s = analyze.analyze(d, None, {"platform": "tdx", "cycles": "10"})
+        self.assertIsNone(s["crosscheck"]["ok"])
+        self.assertEqual(s["guest"]["tdx.calls"], 12)
+        self.assertTrue(any("no conversion log" in n for n in s["notes"]))
+        self.assertFalse(any("convstat" in f for f in s["failures"]))
+
+
+@unittest.skipUnless(os.access(REAL_CONVSTAT, os.X_OK),
+                     "build/bin/convstat not built (make convstat)")
+class TestWithRealConvstat(unittest.TestCase):
+    """The synthetic log through the real analyzer: its figures must be the
+    hand-computed ones, so the cross-check agrees with the synthetic guest
+    counters and catches a mismatch."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def test_figures_and_crosscheck(self):
+        d = os.path.join(self.tmp, "run")
+        os.makedirs(d)
+        with open(os.path.join(d, "conv.log"), "w") as fh:
+            fh.write(SYN_LOG)
+        out, err = analyze.run_convstat(REAL_CONVSTAT,
+                                        os.path.join(d, "conv.log"), "json")
+        self.assertIsNone(err)
+        fig = json.loads(out)
+        for k, v in SYN_FIGURES.items():
+            self.assertEqual(fig.get(k), v, k)
+        self.assertTrue(all(x["ok"] for x in analyze.crosscheck(fig, SYN_GUEST)))
+        bad = analyze.crosscheck(fig, dict(SYN_GUEST, to_shared=2))
+        self.assertEqual([x["name"] for x in bad if not x["ok"]], ["to_shared"])
+        out, err = analyze.run_convstat(REAL_CONVSTAT,
+                                        os.path.join(d, "conv.log"), "map")
+        self.assertIsNone(err)
+        rows = analyze.parse_map(out)
+        self.assertIn((0x10a00000, 1, "mixed"), rows)
+
+
+class TestReport(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def test_report(self):
+        b, _ = make_run(self.tmp, "baseline")
+        pfig = dict(SYN_CONVSTAT, calls=2, misaligned=0, mixed_2m_end=0,
+                    mixed_2m_peak=0, sites=[])
+        pg = dict(SYN_GUEST, calls=2, misaligned=0)
+        p, _ = make_run(self.tmp, "patched", convstat_fig=pfig, guest=pg,
+                        meta={"variant": "patched"})
+        bvf = os.path.join(self.tmp, "base-version")
+        with open(bvf, "w") as fh:
+            fh.write("linux-source-6.12 6.12.117-1~deb12u1 linux-6.12.117\n")
+        out = os.path.join(self.tmp, "results")
+        # patched given first: baseline must still be the first column
+        r = subprocess.run([sys.executable, os.path.join(H, "report.py"),
+                            "--out", out, "--base-version", bvf, p, b],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(out, "report.md")) as fh:
+            md = fh.read()
+        self.assertIn("Base: `linux-source-6.12 6.12.117-1~deb12u1", md)
+        self.assertIn("| figure | baseline | patched | change |", md)
+        self.assertIn("| calls | 4 | 2 | -2 (-50%) |", md)
+        self.assertIn("| misaligned | 3 | 0 | -3 (-100%) |", md)
+        for f in analyze.CONVSTAT_FIGURES:
+            self.assertIn("| %s |" % f, md)
+        self.assertIn("| dma_to_private | 0 | 0 |", md)
+        self.assertIn("`S dma_direct_alloc<dma_alloc_attrs<nvme_alloc_queue` | 1 | 4 | 0 | 0 |", md)
+        self.assertIn("| io vda | PASS | PASS |", md)
+        self.assertIn("![baseline](baseline-memory.svg)", md)
+        self.assertIn("| result | agree | agree |", md)
+        with open(os.path.join(out, "report.json")) as fh:
+            rep = json.load(fh)
+        self.assertEqual([x["label"] for x in rep["runs"]], ["baseline", "patched"])
+        self.assertEqual(rep["base_version"],
+                         "linux-source-6.12 6.12.117-1~deb12u1 linux-6.12.117")
+        for lab in ("baseline", "patched"):
+            svg = os.path.join(out, "%s-memory.svg" % lab)
+            root = ET.parse(svg).getroot()
+            ns = "{http://www.w3.org/2000/svg}"
+            cells = [e for e in root.iter(ns + "rect") if e.get("class")]
+            # e820 above: [0, 0x9fc00) + [1 MiB, 0x7ffe0000): 1024 regions
+            self.assertEqual(len(cells), 1024)
+            by = {}
+            for e in cells:
+                by[e.get("class")] = by.get(e.get("class"), 0) + 1
+            self.assertEqual(by, {"private": 959, "shared": 64, "mixed": 1})
+            text = "".join(root.itertext())
+            for w in ("private (959)", "shared (64)", "mixed (1)"):
+                self.assertIn(w, text)
+
+    def test_layout_without_e820(self):
+        run = {"label": "x", "summary": {"mem": "4G"}, "convstat": {},
+               "regions": [(0x100000000, 3, "mixed")]}
+        bases = report.ram_regions(run["summary"], run["regions"])
+        self.assertEqual(len(bases), 2048)
+        self.assertEqual(bases[0], 0)
+        self.assertIn(0x100000000, bases)
+        self.assertNotIn(0x80000000, bases)  # the PCI hole
+        svg, counts = report.memory_svg(run)
+        self.assertEqual(counts["mixed"], 1)
+        ET.fromstring(svg.split("\n", 1)[1])
+
+    def test_duplicate_labels_refused(self):
+        b, _ = make_run(self.tmp, "baseline")
+        r = subprocess.run([sys.executable, os.path.join(H, "report.py"),
+                            "--out", os.path.join(self.tmp, "o"), b, b],
+                           capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("share a label", r.stderr)
+
+
+class TestInitramfs(unittest.TestCase):
+    def test_deterministic_and_complete(self):
+        tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
+        try:
+            outs = []
+            for i in range(2):
+                o = os.path.join(tmp, "i%d.cpio.gz" % i)
+                p = subprocess.run([os.path.join(H, "mkinitramfs.sh"), "--out", o],
+                                   capture_output=True, text=True, timeout=120)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                with open(o, "rb") as fh:
+                    outs.append(fh.read())
+            self.assertEqual(outs[0], outs[1], "initramfs not deterministic")
+            names = cpio_names(gzip.decompress(outs[0]))
+            for n in ("init", "bin/busybox", "bin/sh", "bin/dd", "bin/sha256sum",
+                      "bin/ip", "bin/unshare", "bin/nsenter", "bin/nc",
+                      "bin/poweroff", "harness/workload.sh", "dev/console",
+                      "sbin"):
+                self.assertIn(n, names)
+        finally:
+            shutil.rmtree(tmp)
+
+    def test_mkcpio_format(self):
+        tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
+        try:
+            src = os.path.join(tmp, "src")
+            os.makedirs(os.path.join(src, "d"))
+            with open(os.path.join(src, "d", "f"), "w") as fh:
+                fh.write("hello")
+            os.symlink("d/f", os.path.join(src, "l"))
+            out = os.path.join(tmp, "o.cpio.gz")
+            subprocess.run([sys.executable, os.path.join(H, "mkcpio.py"),
+                            "--nod", "/dev/null:c:1:3:666", src, out], check=True)
+            if shutil.which("cpio"):
+                with open(out, "rb") as fh:
+                    raw = gzip.decompress(fh.read())
+                p = subprocess.run(["cpio", "-itv", "--quiet"], input=raw,
+                                   capture_output=True)
+                listing = p.stdout.decode()
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn("d/f", listing)
+                self.assertIn("l -> d/f", listing)
+                self.assertIn("dev/null", listing)
+        finally:
+            shutil.rmtree(tmp)
+
+
+def cpio_names(raw):
+    names = []
+    i = 0
+    while i < len(raw):
+        assert raw[i:i + 6] == b"070701", "bad cpio magic at %d" % i
+        f = [int(raw[i + 6 + 8 * k:i + 14 + 8 * k], 16) for k in range(13)]
+        fsize, nsize = f[6], f[11]
+        name = raw[i + 110:i + 110 + nsize - 1].decode()
+        if name == "TRAILER!!!":
+            break
+        names.append(name)
+        i += 110 + nsize
+        i += (4 - i % 4) % 4
+        i += fsize
+        i += (4 - i % 4) % 4
+    return names
+
+
+@unittest.skipUnless(os.path.exists(BUSYBOX), "busybox not installed")
+class TestGuestScripts(unittest.TestCase):
+    def test_syntax(self):
+        for f in ("init", "workload.sh"):
+            p = subprocess.run([BUSYBOX, "sh", "-n", os.path.join(GUEST, f)],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, "%s: %s" % (f, p.stderr))
+
+    def test_posix_sh_syntax(self):
+        dash = shutil.which("dash")
+        if not dash:
+            self.skipTest("dash not installed")
+        for f in ("init", "workload.sh"):
+            p = subprocess.run([dash, "-n", os.path.join(GUEST, f)],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, "%s: %s" % (f, p.stderr))
+
+    def _sh(self, script):
+        return subprocess.run([BUSYBOX, "sh", "-c",
+                               ". %s/workload.sh\n%s" % (GUEST, script)],
+                              capture_output=True, text=True, timeout=30)
+
+    def test_counter_files(self):
+        tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
+        try:
+            st = os.path.join(tmp, "stats")
+            with open(st, "w") as fh:
+                fh.write("calls 186\nmisaligned 183\nshared_pages 32800\n")
+            one = os.path.join(tmp, "io_tlb_used")
+            with open(one, "w") as fh:
+                fh.write("17\n")
+            p = self._sh('print_counter_file %s ""; print_counter_file %s swiotlb.'
+                         % (st, one))
+            self.assertEqual(p.stdout.splitlines(),
+                             ["GUEST calls 186", "GUEST misaligned 183",
+                              "GUEST shared_pages 32800",
+                              "GUEST swiotlb.io_tlb_used 17"])
+            g = analyze.parse_console(p.stdout)["guest"]
+            self.assertEqual(g["calls"], 186)
+        finally:
+            shutil.rmtree(tmp)
+
+    def test_check_counts(self):
+        p = self._sh("check io vda PASS a=1; check net hub FAIL; check x y SKIP;"
+                     " echo $H_PASS $H_FAIL $H_SKIP")
+        self.assertEqual(p.stdout.splitlines(),
+                         ["CHECK io vda PASS a=1", "CHECK net hub FAIL",
+                          "CHECK x y SKIP", "1 1 1"])
+
+
+def main():
+    loader = unittest.TestLoader()
+    suite = loader.loadTestsFromModule(sys.modules[__name__])
+    if len(sys.argv) > 1:
+        suite = unittest.TestSuite(
+            t for t in _flatten(suite) if any(a in t.id() for a in sys.argv[1:]))
+    r = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    failed = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
+    skipped = len(r.skipped)
+    passed = r.testsRun - failed - skipped
+    if skipped:
+        print("%d skipped: %s" % (skipped, "; ".join(
+            "%s (%s)" % (t.id().split(".", 1)[1], why) for t, why in r.skipped)))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+def _flatten(s):
+    for t in s:
+        if isinstance(t, unittest.TestSuite):
+            yield from _flatten(t)
+        else:
+            yield t
+
+
+if __name__ == "__main__":
+    sys.exit(main())
