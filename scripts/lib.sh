@@ -95,6 +95,7 @@ tgit() {
 # The patches of a series directory, cover letter excluded, in order.
 series_patches() {
 	local dir=$1
+	[ -d "$dir" ] || return 0
 	find "$dir" -maxdepth 1 -name '*[0-9][0-9][0-9][0-9]-*.patch' \
 		! -name '*0000-cover-letter.patch' | sort
 }
