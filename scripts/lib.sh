@@ -86,10 +86,12 @@ base_version() {
 
 # git in the kernel tree with the tool identity
 tgit() {
+	local C=(-C "$TREE")
+	if [ "${1:-}" = -C ]; then C=(-C "$2"); shift 2; fi
 	GIT_AUTHOR_NAME="$TOOL_NAME" GIT_AUTHOR_EMAIL="$TOOL_EMAIL" \
 	GIT_COMMITTER_NAME="$TOOL_NAME" GIT_COMMITTER_EMAIL="$TOOL_EMAIL" \
 	GIT_AUTHOR_DATE="$TOOL_DATE" GIT_COMMITTER_DATE="$TOOL_DATE" \
-		git -C "$TREE" -c core.autocrlf=false -c advice.detachedHead=false "$@"
+		git "${C[@]}" -c core.autocrlf=false -c advice.detachedHead=false "$@"
 }
 
 # The patches of a series directory, cover letter excluded, in order.

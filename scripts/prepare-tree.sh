@@ -88,62 +88,79 @@ PY
 	record_time extract+commit $((SECONDS - t0))
 }
 
-# apply_dir BRANCH START DIR: create BRANCH at START and git am DIR's patches.
+# apply_dir WORKTREE BRANCH START DIR: in WORKTREE, reset BRANCH to START
+# and git am DIR's patches.  Only files that differ are rewritten, so the
+# kernel builds that use the worktree stay incremental.
 apply_dir() {
-	local br=$1 start=$2 dir=$3
+	local wt=$1 br=$2 start=$3 dir=$4
 	local -a p
 	mapfile -t p < <(series_patches "$dir")
-	tgit checkout -q -B "$br" "$start"
+	wg() { tgit -C "$wt" "$@"; }
+	wg am --abort >/dev/null 2>&1 || true
+	wg checkout -q -f -B "$br" "$start"
+	wg clean -q -fdx
 	if [ ${#p[@]} -eq 0 ]; then
 		log "tree: $br = $start (no patches in ${dir#$ROOT/})"
 		return 0
 	fi
-	if ! tgit am -q --committer-date-is-author-date "${p[@]}" >"$BUILD/am-$br.log" 2>&1; then
-		local cur; cur=$(cat "$TREE/.git/rebase-apply/next" 2>/dev/null || echo 0)
+	if ! wg am -q --committer-date-is-author-date "${p[@]}" >"$BUILD/am-$br.log" 2>&1; then
+		local cur; cur=$(cat "$(wg rev-parse --path-format=absolute --git-path rebase-apply)/next" 2>/dev/null || echo 0)
 		cat "$BUILD/am-$br.log" >&2
-		tgit am --abort >/dev/null 2>&1 || true
+		wg am --abort >/dev/null 2>&1 || true
 		die "tree: git am of ${dir#$ROOT/} onto $start failed at patch $cur: $(basename "${p[$((cur - 1))]:-unknown}")"
 	fi
 	log "tree: $br = $start + ${#p[@]} patch(es) from ${dir#$ROOT/}"
 }
 
+# unexported BRANCH DIR [--test]: fail if BRANCH holds work that DIR lacks
+unexported() {
+	local br=$1 dir=$2; shift 2
+	[ $FORCE -eq 0 ] || return 0
+	tgit rev-parse -q --verify "refs/heads/$br" >/dev/null || return 0
+	local tmp; tmp=$(mktemp -d)
+	OUT="$tmp" "$ROOT/scripts/export-series.sh" --quiet "$@"
+	if ! same_patches "$tmp" "$dir"; then
+		rm -rf "$tmp"
+		die "tree: branch '$br' has work not exported to ${dir#$ROOT/}/: run 'make export${1:+-test}' first, or 'make tree FORCE=1' to discard it"
+	fi
+	rm -rf "$tmp"
+}
+
 make_branches() {
 	[ -d "$TREE/.git" ] || die "no tree: run 'scripts/prepare-tree.sh base' first"
-	if [ $FORCE -eq 0 ] && tgit rev-parse -q --verify "refs/heads/$BR_SERIES" >/dev/null; then
-		local tmp; tmp=$(mktemp -d)
-		OUT="$tmp" "$ROOT/scripts/export-series.sh" --quiet
-		if ! same_patches "$tmp" "$ROOT/patches"; then
-			rm -rf "$tmp"
-			die "tree: branch '$BR_SERIES' has work not exported to patches/: run 'make export' first, or 'make tree FORCE=1' to discard it"
-		fi
-		rm -rf "$tmp"
+	local base_sha; base_sha=$(tgit rev-parse "$BR_BASE")
+	# Nothing to do when the inputs are those of the last run and the
+	# branches still point where that run left them.
+	local stamp; stamp=$( (echo "$base_sha"; find "$ROOT/patches" "$ROOT/kernel/patches" \
+		-maxdepth 1 -name '*.patch' | sort | xargs -r cat) | sha256sum | cut -c1-32)
+	local heads; heads=$(tgit rev-parse "$BR_SERIES" "$BR_TEST_BASE" "$BR_TEST" 2>/dev/null | tr '\n' ' ')
+	if [ $FORCE -eq 0 ] && [ -f "$BUILD/branches.stamp" ] &&
+	   [ "$(cat "$BUILD/branches.stamp")" = "$stamp $heads" ] &&
+	   [ -e "$WORKTREES/$BR_TEST_BASE/.git" ] && [ -e "$WORKTREES/$BR_TEST/.git" ] &&
+	   [ -z "$(tgit status --porcelain --untracked-files=no)" ]; then
+		log "tree: branches up to date with patches/ and kernel/patches/"
+		return 0
 	fi
-	if [ $FORCE -eq 0 ] && tgit rev-parse -q --verify "refs/heads/$BR_TEST_BASE" >/dev/null; then
-		local tmp; tmp=$(mktemp -d)
-		OUT="$tmp" "$ROOT/scripts/export-series.sh" --quiet --test
-		if ! same_patches "$tmp" "$ROOT/kernel/patches"; then
-			rm -rf "$tmp"
-			die "tree: branch '$BR_TEST_BASE' has work not exported to kernel/patches/: run 'make export-test' first, or 'make tree FORCE=1' to discard it"
-		fi
-		rm -rf "$tmp"
+	unexported "$BR_SERIES" "$ROOT/patches"
+	unexported "$BR_TEST_BASE" "$ROOT/kernel/patches" --test
+	if [ $FORCE -eq 0 ] && [ -n "$(tgit status --porcelain --untracked-files=no)" ]; then
+		die "tree: uncommitted changes in ${TREE#$ROOT/}: commit (and 'make export') or 'make tree FORCE=1' to discard them"
 	fi
-	# worktrees hold test-base/test-series checked out: drop them first
 	tgit worktree prune
-	local w
-	for w in "$WORKTREES"/*; do
-		[ -d "$w" ] && tgit worktree remove --force "$w"
-	done
-	tgit checkout -q -f "$BR_BASE"
-	tgit clean -q -fdx -e build >/dev/null
-	apply_dir "$BR_SERIES" "$BR_BASE" "$ROOT/patches"
-	"$ROOT/scripts/export-series.sh" --set-description
-	apply_dir "$BR_TEST_BASE" "$BR_BASE" "$ROOT/kernel/patches"
-	apply_dir "$BR_TEST" "$BR_SERIES" "$ROOT/kernel/patches"
-	tgit checkout -q "$BR_SERIES"
 	mkdir -p "$WORKTREES"
+	local w
 	for w in "$BR_TEST_BASE" "$BR_TEST"; do
-		tgit worktree add -q -f "$WORKTREES/$w" "$w"
+		if [ ! -e "$WORKTREES/$w/.git" ]; then
+			rm -rf "${WORKTREES:?}/$w"
+			tgit worktree add -q -f --detach "$WORKTREES/$w" "$BR_BASE" >/dev/null
+		fi
 	done
+	apply_dir "$TREE" "$BR_SERIES" "$BR_BASE" "$ROOT/patches"
+	"$ROOT/scripts/export-series.sh" --set-description
+	apply_dir "$WORKTREES/$BR_TEST_BASE" "$BR_TEST_BASE" "$BR_BASE" "$ROOT/kernel/patches"
+	apply_dir "$WORKTREES/$BR_TEST" "$BR_TEST" "$BR_SERIES" "$ROOT/kernel/patches"
+	heads=$(tgit rev-parse "$BR_SERIES" "$BR_TEST_BASE" "$BR_TEST" | tr '\n' ' ')
+	echo "$stamp $heads" >"$BUILD/branches.stamp"
 	log "tree: worktrees $(ls "$WORKTREES" | tr '\n' ' ')(development happens on '$BR_SERIES' in ${TREE#$ROOT/})"
 }
 
