@@ -9,7 +9,8 @@
 # device matrix and workload, and writes results/: raw logs, JSON, a
 # side-by-side Markdown table (results/report.md) and a memory picture per
 # kernel.  Each kernel runs twice: --cycles N (default 10) and 50 nvme
-# unbind/bind cycles, to show whether conversions grow with the workload.  Every output names the base version.
+# unbind/bind cycles, to show whether conversions grow with the workload,
+# and once with swiotlb=1024 to force dynamic SWIOTLB growth.  Every output names the base version.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -39,6 +40,10 @@ for v in baseline patched; do
 		"$ROOT/scripts/harness/run.sh" --variant "$v" --label "$label" --cycles "$c"
 		runs+=("$RESULTS/runs/$label")
 	done
+	log "main: booting $v (swiotlb=1024: a 2 MiB boot pool, forces dynamic growth)"
+	"$ROOT/scripts/harness/run.sh" --variant "$v" --label "$v-swiotlb" \
+		--cycles "$CYCLES" --swiotlb 1024
+	runs+=("$RESULTS/runs/$v-swiotlb")
 done
 python3 "$ROOT/scripts/harness/report.py" --out "$RESULTS" "${runs[@]}"
 log "main: done in $((SECONDS - T0))s: ${RESULTS#$ROOT/}/report.md"

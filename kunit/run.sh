@@ -1,0 +1,86 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Run the series' KUnit suites with the kernel's own kunit.py.
+#
+# usage: kunit/run.sh [--help] [series|cvm|all]
+#
+#   series  the series alone (branch 'series', detached worktree
+#           build/src/kunit-series), kunitconfig kunit/series.kunitconfig;
+#           tests that need a CVM skip with a reason
+#   cvm     the series + the test-only emulated CVM (build/src/test-series),
+#           kunitconfig kunit/cvm.kunitconfig, booted with cvm_emulate=on
+#           through --kernel_args: every CVM test must run, none may skip
+#   all     both (default)
+#
+# QEMU runs under TCG with -cpu max (the emulated CVM needs RDRAND).
+# Prints kunit.py's summary and "kunit-RUN: N passed, N failed".
+set -uo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+
+WHAT=all
+case "${1:-}" in
+-h|--help) sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+series|cvm|all) WHAT=$1 ;;
+"") ;;
+*) die "unknown argument '$1' (see --help)" ;;
+esac
+
+# run_kunit NAME SRC KUNITCONFIG [extra kunit.py args...]
+run_kunit() {
+	local name=$1 src=$2 kc=$3; shift 3
+	local bd=$BUILD/kunit/$name out=$BUILD/kunit/$name.log
+	mkdir -p "$bd"
+	[ -x "$src/tools/testing/kunit/kunit.py" ] || die "no kunit.py in $src: run 'make tree'"
+	log "kunit $name: building and running in QEMU (TCG), log ${out#$ROOT/}"
+	local t0=$SECONDS
+	(cd "$src" && CCACHE_BASEDIR=$ROOT ./tools/testing/kunit/kunit.py run \
+		--arch=x86_64 --kunitconfig="$kc" --build_dir="$bd" \
+		--jobs="$JOBS" --make_options CC="ccache gcc" --timeout=600 \
+		--qemu_args='-cpu max' "$@") >"$out" 2>&1 &
+	local pid=$!
+	while kill -0 $pid 2>/dev/null; do
+		sleep 30
+		kill -0 $pid 2>/dev/null && log "kunit $name: $((SECONDS - t0))s, $(grep -v '^\s*$' "$out" | tail -n1 | cut -c1-90)"
+	done
+	wait $pid; local rc=$?
+	record_time "kunit-$name" $((SECONDS - t0))
+	# kunit.py's own summary
+	sed -n '/Testing complete/,$p' "$out" | sed 's/\x1b\[[0-9;]*m//g' | head -n 5
+	local line p f s
+	line=$(sed 's/\x1b\[[0-9;]*m//g' "$out" | grep -m1 'Testing complete. Ran')
+	p=$(echo "$line" | sed -n 's/.*passed: \([0-9]*\).*/\1/p'); p=${p:-0}
+	f=$(echo "$line" | sed -n 's/.*failed: \([0-9]*\).*/\1/p'); f=${f:-0}
+	s=$(echo "$line" | sed -n 's/.*skipped: \([0-9]*\).*/\1/p'); s=${s:-0}
+	local e; e=$(echo "$line" | sed -n 's/.*errors: \([0-9]*\).*/\1/p'); e=${e:-0}
+	f=$((f + e))
+	if [ -z "$line" ]; then
+		sed 's/\x1b\[[0-9;]*m//g' "$out" | tail -n 30
+		echo "kunit $name: kunit.py did not complete (rc=$rc)"
+		f=$((f + 1))
+	elif [ "$name" = cvm ] && [ "$s" -gt 0 ]; then
+		sed 's/\x1b\[[0-9;]*m//g' "$out" | grep -i 'skip' | head -n 20
+		echo "kunit $name: $s test(s) skipped on the emulated CVM: they must run"
+		f=$((f + s))
+	elif [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	echo "kunit-$name: test cases: $((p + f + s)) (skipped $s)"
+	echo "kunit-$name: $p passed, $f failed"
+	[ "$f" -eq 0 ]
+}
+
+rc=0
+if [ "$WHAT" = series ] || [ "$WHAT" = all ]; then
+	wt=$WORKTREES/kunit-series
+	if [ ! -e "$wt/.git" ]; then
+		tgit worktree prune
+		tgit worktree add -q -f --detach "$wt" "$BR_SERIES" >/dev/null
+	fi
+	git -C "$wt" checkout -q -f --detach "$(tgit rev-parse "$BR_SERIES")"
+	run_kunit series "$wt" "$ROOT/kunit/series.kunitconfig" || rc=1
+fi
+if [ "$WHAT" = cvm ] || [ "$WHAT" = all ]; then
+	run_kunit cvm "$WORKTREES/$BR_TEST" "$ROOT/kunit/cvm.kunitconfig" \
+		--kernel_args=cvm_emulate=on || rc=1
+fi
+exit $rc
