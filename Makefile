@@ -14,7 +14,7 @@ S := scripts
 
 .PHONY: all help deps tree export export-test kernels build-baseline \
 	build-patched build-debug convstat initramfs harness harness-swiotlb \
-	check-harness test-harness test-tooling check gates gate-am \
+	check-harness test-harness test-tooling kunit check gates gate-am \
 	gate-checkpatch gate-sparse gate-w1 gate-b4 clean \
 	distclean
 
@@ -62,6 +62,9 @@ harness-swiotlb: convstat ## the same with swiotlb=1024 (forces dynamic SWIOTLB 
 	@$(S)/harness/run.sh --variant baseline --swiotlb 1024 && \
 	 $(S)/harness/run.sh --variant patched --swiotlb 1024 && \
 	 python3 $(S)/harness/report.py results/runs/baseline-swiotlb results/runs/patched-swiotlb
+
+kunit: ## the series' KUnit suites with kunit.py: series alone, then on the emulated CVM
+	@kunit/run.sh all
 
 check-harness: convstat ## boot the baseline and print the harness assertions
 	@$(S)/harness/check.sh

@@ -74,9 +74,12 @@ gate_checkpatch() {
 	local cp=$TREE/scripts/checkpatch.pl
 	[ "$NP" -gt 0 ] || { pass checkpatch "empty series"; return 0; }
 	for p in "${SERIES[@]}"; do
-		out=$(cd "$TREE" && perl "$cp" --strict --showfile "$p" 2>&1 || true)
+		# Debian's python3 (with python3-ply, python3-git) for
+		# spdxcheck.py, whatever python3 comes first in PATH
+		out=$(cd "$TREE" && PATH=/usr/bin:$PATH perl "$cp" --strict --showfile "$p" 2>&1 || true)
 		tot=$(echo "$out" | grep -m1 '^total:' || echo 'total: ? errors')
-		if ! echo "$tot" | grep -q '^total: 0 errors, 0 warnings, 0 checks'; then
+		if ! echo "$tot" | grep -q '^total: 0 errors, 0 warnings, 0 checks' ||
+		   echo "$out" | grep -q '^Traceback'; then
 			echo "$out" | grep -E '^(ERROR|WARNING|CHECK):|^[^ ]+:[0-9]+:' | head -20
 			echo "checkpatch: $(basename "$p"): $tot"
 			bad=$((bad + 1))

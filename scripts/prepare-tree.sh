@@ -103,7 +103,7 @@ apply_dir() {
 		log "tree: $br = $start (no patches in ${dir#$ROOT/})"
 		return 0
 	fi
-	if ! wg am -q --committer-date-is-author-date "${p[@]}" >"$BUILD/am-$br.log" 2>&1; then
+	if ! wg am -q -3 --committer-date-is-author-date "${p[@]}" >"$BUILD/am-$br.log" 2>&1; then
 		local cur; cur=$(cat "$(wg rev-parse --path-format=absolute --git-path rebase-apply)/next" 2>/dev/null || echo 0)
 		cat "$BUILD/am-$br.log" >&2
 		wg am --abort >/dev/null 2>&1 || true

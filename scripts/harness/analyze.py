@@ -3,7 +3,8 @@
 """Analyse one harness run directory (python3, standard library only).
 
 usage: analyze.py RUNDIR [--convstat PATH] [--meta KEY=VALUE]...
-       analyze.py --assert [--no-misaligned-check] RUNDIR...
+       analyze.py --assert [--no-misaligned-check] [--baseline] RUNDIR...
+                  [--patched RUNDIR]... [--nocvm RUNDIR]...
 
 Reads RUNDIR/console.log (guest output) and RUNDIR/conv.log (conversion
 records, Documentation/conversion-log.md), runs the analyzer
@@ -18,7 +19,11 @@ guest wrote against the disk image files, and writes
 
 It prints one line per failure and exits 1 if there is any, 0 otherwise.
 With --assert it prints the harness assertions of 'make check' for existing
-run directories, one "PASS|FAIL <name>: <detail>" line each.
+run directories, one "PASS|FAIL <name> (<detail>)" line each, and exits 1
+if any fails: baseline runs (RUNDIR, --baseline), patched runs under the
+emulated CVM (--patched, given twice with different --cycles for the
+growth assertion) and runs without a CVM (--nocvm); see assertions(),
+patched_assertions(), nocvm_assertions(), cross_assertions().
 The functions are used by report.py and the tests in tests/harness/.
 """
 import hashlib
