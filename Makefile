@@ -66,7 +66,7 @@ harness-swiotlb: convstat ## the same with swiotlb=1024 (forces dynamic SWIOTLB 
 kunit: ## the series' KUnit suites with kunit.py: series alone, then on the emulated CVM
 	@kunit/run.sh all
 
-check-harness: convstat ## boot the baseline and print the harness assertions
+check-harness: convstat ## boot baseline and patched (CVM and plain) and print the harness assertions
 	@$(S)/harness/check.sh
 
 test-harness: ## offline harness tests (no kernel, no QEMU)

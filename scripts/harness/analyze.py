@@ -494,77 +494,410 @@ def mem_bytes(s):
     return int(m.group(1)) * mult
 
 
-def assertions(summary, expect_misaligned=True):
-    """The harness assertions of 'make check' on one run summary: a list of
-    (name, ok, detail)."""
+# -- assertions of 'make check' ------------------------------------------------
+
+GRANULE = 2 << 20       # the host's large page: conversions should be in these
+REGION_PAGES = GRANULE // PAGE
+# The legacy x86 ISA window ends at 1 MiB (ISA_END_ADDRESS): the VGA text
+# buffer (0xb8000) and the BIOS area lie below it.  The only conversion of
+# something that is not RAM on the harness VM is vgacon's of the VGA buffer.
+ISA_END = 0x100000
+# The series' x86 counters (debugfs x86/cc_conversion/), printed by the
+# guest as "GUEST cc_conversion.<file> <value>" when the run passes
+# --extra-append harness.stats=X86_STATS.
+X86_STATS = "/sys/kernel/debug/x86/cc_conversion"
+X86 = "cc_conversion."
+
+_re_rec = re.compile(r"^([SPsp]) (0x[0-9a-fA-F]+) ([0-9]+) (\S+)$")
+
+
+def read_records(path):
+    """The records of a conversion log: a list of dicts (dir S|P|s|p,
+    accepted = upper case, gpa, pages, site).  Comment lines, empty lines
+    and lines that do not parse are skipped (convstat counts the latter as
+    malformed)."""
     out = []
-    s = summary
-    out.append(("harness-boot", bool(s.get("started") and s.get("done")
-                                     and not s.get("timed_out")),
+    with open(path, errors="replace") as fh:
+        for line in fh:
+            m = _re_rec.match(line.rstrip("\n"))
+            if not m or int(m.group(3)) == 0:
+                continue
+            out.append({"dir": m.group(1), "accepted": m.group(1).isupper(),
+                        "gpa": int(m.group(2), 16), "pages": int(m.group(3)),
+                        "site": m.group(4)})
+    return out
+
+
+def record_text(r):
+    """'S 0xb8000+2p vgacon_startup<con_init' (frames without offsets)."""
+    site = "<".join(f.split("+", 1)[0] for f in r["site"].split("<")[:2])
+    return "%s 0x%x+%dp %s" % (r["dir"], r["gpa"], r["pages"], site)
+
+
+def is_misaligned(r):
+    return r["gpa"] % GRANULE != 0 or (r["pages"] * PAGE) % GRANULE != 0
+
+
+def overlaps_ram(r, ram_ranges):
+    """Whether the record's range intersects usable e820 RAM."""
+    a, b = r["gpa"], r["gpa"] + r["pages"] * PAGE
+    return any(a < e and s < b for s, e in ram_ranges)
+
+
+def regions_of(r):
+    """The 2 MiB region bases a record's range touches."""
+    a, b = r["gpa"], r["gpa"] + r["pages"] * PAGE
+    return set(range(a - a % GRANULE, b, GRANULE))
+
+
+def log_facts(records, ram_ranges):
+    """What the assertions on a patched run need from its conversion log.
+
+    A record is non-RAM when its range lies entirely outside usable e820
+    RAM (the rule of the series: entirely outside System RAM, which the
+    kernel takes from the e820 map); ram_ranges is the e820 map of the
+    console.  The log is replayed page by page, as convstat does, to know
+    which regions are mixed (shared and private 4 KiB pages) at the end
+    and at any time."""
+    shared = {}             # region base -> set of shared page numbers
+    mixed = set()
+    f = {"misaligned": [], "nonram": [], "nonram_calls": 0,
+         "ram_regions_shared": set(), "mixed_end": set(),
+         "mixed_ever": set(), "mixed_peak": 0, "calls": 0}
+    for r in records:
+        nonram = not overlaps_ram(r, ram_ranges)
+        if is_misaligned(r):
+            f["misaligned"].append(r)
+            if nonram:
+                f["nonram"].append(r)
+        if not r["accepted"]:
+            continue        # refused: does not change the map
+        f["calls"] += 1
+        if nonram:
+            f["nonram_calls"] += 1
+        first = r["gpa"] // PAGE
+        touched = set()
+        for pfn in range(first, first + r["pages"]):
+            base = pfn * PAGE - (pfn * PAGE) % GRANULE
+            touched.add(base)
+            pages = shared.setdefault(base, set())
+            if r["dir"] == "S":
+                pages.add(pfn)
+            else:
+                pages.discard(pfn)
+        if r["dir"] == "S" and not nonram:
+            f["ram_regions_shared"] |= touched
+        for base in touched:
+            if 0 < len(shared[base]) < REGION_PAGES:
+                mixed.add(base)
+            else:
+                mixed.discard(base)
+        f["mixed_ever"] |= mixed
+        f["mixed_peak"] = max(f["mixed_peak"], len(mixed))
+    f["mixed_end"] = set(mixed)
+    return f
+
+
+def _hexes(bases, limit=4):
+    b = sorted(bases)
+    return " ".join("0x%x" % x for x in b[:limit]) + (
+        " (+%d)" % (len(b) - limit) if len(b) > limit else "")
+
+
+def _recs(rs, limit=3):
+    return "; ".join(record_text(r) for r in rs[:limit]) + (
+        "; +%d more" % (len(rs) - limit) if len(rs) > limit else "")
+
+
+def _run_assertions(s, prefix):
+    """boot, io, net, rng and nvme-rebind of one run: every run has them."""
+    out = []
+    out.append((prefix + "-boot", bool(s.get("started") and s.get("done")
+                                       and not s.get("timed_out")),
                 "started=%s done=%s timeout=%s" % (
                     s.get("started"), s.get("done"), s.get("timed_out"))))
     det = s.get("checks_detail") or []
     io = [c for c in det if c["kind"] == "io"]
     hv = s.get("host_verify") or []
     miss_io = [m for m in s.get("missing_checks") or [] if m.startswith("io")]
-    out.append(("harness-io", bool(io) and all(c["status"] == "PASS"
-                                               for c in io)
+    out.append((prefix + "-io", bool(io) and all(c["status"] == "PASS"
+                                                 for c in io)
                 and not miss_io and bool(hv) and all(v["ok"] for v in hv),
                 "%d io checks, %d failed, missing %s, host re-read %d/%d ok"
                 % (len(io), sum(1 for c in io if c["status"] != "PASS"),
                    miss_io or "none", sum(1 for v in hv if v["ok"]), len(hv))))
-    for kind, name in (("net", "harness-net"), ("rng", "harness-rng"),
-                       ("rebind", "harness-nvme-rebind")):
+    for kind, name in (("net", "-net"), ("rng", "-rng"),
+                       ("rebind", "-nvme-rebind")):
         cs = [c for c in det if c["kind"] == kind]
         ok = bool(cs) and all(c["status"] == "PASS" for c in cs)
         if kind == "rebind" and not s.get("cycles"):
             ok = True
-        out.append((name, ok, ", ".join("%s %s" % (c["subject"], c["status"])
-                                         for c in cs) or "no check ran"))
+        out.append((prefix + name, ok,
+                    ", ".join("%s %s" % (c["subject"], c["status"])
+                              for c in cs) or "no check ran"))
+    return out
+
+
+def _detector(s, prefix):
     d = s.get("detector_dma_to_private")
-    out.append(("harness-dma-to-private-zero", d == 0,
-                "dma_to_private=%s" % d))
+    return (prefix + "-dma-to-private-zero", d == 0, "dma_to_private=%s" % d)
+
+
+def _wellformed(s, prefix):
+    conv = s.get("convstat") or {}
+    return (prefix + "-log-wellformed", conv.get("malformed") == 0,
+            "malformed=%s" % conv.get("malformed"))
+
+
+def _crosscheck(s, prefix):
+    xc = s.get("crosscheck") or {}
+    bad = [f for f in xc.get("fields") or [] if not f["ok"]]
+    return (prefix + "-crosscheck", xc.get("ok") is True,
+            "analyzer == guest (%s)" % xc.get("source") if xc.get("ok")
+            else "; ".join("%s analyzer=%s guest=%s" % (
+                f["name"], f["analyzer"], f["guest"]) for f in bad)
+            or "not done")
+
+
+def assertions(summary, expect_misaligned=True, prefix="harness"):
+    """The harness assertions of 'make check' on one baseline run summary:
+    a list of (name, ok, detail)."""
+    s = summary
+    out = _run_assertions(s, prefix)
+    out.append(_detector(s, prefix))
     conv = s.get("convstat") or {}
     if expect_misaligned:
         m = conv.get("misaligned")
         ok = isinstance(m, int) and m > 0
-        out.append(("harness-baseline-misaligned", ok,
+        out.append((prefix + "-baseline-misaligned", ok,
                     "misaligned=%s%s" % (m, "" if ok else
                                          ": the baseline must make misaligned "
                                          "conversions, the harness sees "
                                          "nothing: it is broken")))
-    out.append(("harness-log-wellformed", conv.get("malformed") == 0,
-                "malformed=%s" % conv.get("malformed")))
-    xc = s.get("crosscheck") or {}
-    bad = [f for f in xc.get("fields") or [] if not f["ok"]]
-    out.append(("harness-crosscheck", xc.get("ok") is True,
-                "analyzer == guest (%s)" % xc.get("source") if xc.get("ok")
-                else "; ".join("%s analyzer=%s guest=%s" % (
-                    f["name"], f["analyzer"], f["guest"]) for f in bad)
-                or "not done"))
+    out.append(_wellformed(s, prefix))
+    out.append(_crosscheck(s, prefix))
+    return out
+
+
+def patched_assertions(summary, rundir, prefix=None):
+    """The assertions on a run of the patched kernel under the emulated CVM
+    (strict policy): those of every run, and that the x86 policy is strict
+    and refused nothing, that no RAM conversion is misaligned, that only
+    regions holding a non-RAM conversion are mixed, and that no 2 MiB region
+    is converted more than once.  Needs RUNDIR/conv.log and the GUEST
+    cc_conversion.* counters (harness.stats=X86_STATS)."""
+    s = summary
+    prefix = prefix or "patched-c%s" % s.get("cycles")
+    out = _run_assertions(s, prefix)
+    out.append(_detector(s, prefix))
+    out.append(_wellformed(s, prefix))
+    out.append(_crosscheck(s, prefix))
+    g = s.get("guest") or {}
+    conv = s.get("convstat") or {}
+    hint = ("no GUEST %s* counters: boot with --extra-append harness.stats=%s"
+            % (X86, X86_STATS))
+
+    pol = g.get(X86 + "policy")
+    out.append((prefix + "-policy-strict", pol == "strict",
+                hint if pol is None else "cc_conversion.policy=%s" % pol))
+
+    ref, cref = g.get(X86 + "refused"), conv.get("refused")
+    out.append((prefix + "-refused-zero", ref == 0 and cref == 0,
+                hint if ref is None else
+                "cc_conversion.refused=%s (x86 policy), refused records in "
+                "conv.log=%s (platform)" % (ref, cref)))
+
+    mis, nonram = conv.get("misaligned"), g.get(X86 + "nonram")
+    ok = isinstance(mis, int) and isinstance(nonram, int) and mis == nonram
+    if nonram is None:
+        d = hint
+    elif ok:
+        d = ("analyzer misaligned=%d == cc_conversion.nonram=%d: every "
+             "misaligned call is a non-RAM one" % (mis, nonram))
+    else:
+        d = ("analyzer misaligned=%s != cc_conversion.nonram=%s: misaligned "
+             "RAM conversions" % (mis, nonram))
+    out.append((prefix + "-misaligned-nonram", ok, d))
+
+    ram = s.get("ram_ranges") or []
+    try:
+        recs = read_records(os.path.join(rundir, "conv.log"))
+        err = None
+    except OSError as e:
+        recs, err = [], "conv.log: %s" % e
+    f = log_facts(recs, ram)
+
+    # every misaligned record below 1 MiB and outside e820 RAM
+    bad = [r for r in f["misaligned"] if overlaps_ram(r, ram) or
+           r["gpa"] + r["pages"] * PAGE > ISA_END]
+    if err:
+        ok, d = False, err
+    elif not ram and f["misaligned"]:
+        ok, d = False, ("no e820 RAM map in the console: cannot tell RAM "
+                        "from non-RAM")
+    elif bad:
+        ok, d = False, ("%d of %d misaligned records in RAM or above 1 MiB: %s"
+                        % (len(bad), len(f["misaligned"]), _recs(bad)))
+    else:
+        ok, d = True, ("misaligned records: %d, all below 1 MiB outside "
+                       "e820 RAM%s" % (len(f["misaligned"]), ": " + _recs(
+                           f["misaligned"]) if f["misaligned"] else ""))
+    out.append((prefix + "-misaligned-below-1m", ok, d))
+
+    # mixed regions: only those of non-RAM misaligned records
+    allowed = set()
+    for r in f["nonram"]:
+        allowed |= regions_of(r)
+    cend, cpeak = conv.get("mixed_2m_end"), conv.get("mixed_2m_peak")
+    bad_end = f["mixed_end"] - allowed
+    bad_ever = f["mixed_ever"] - allowed
+    if err:
+        ok, d = False, err
+    elif (len(f["mixed_end"]), f["mixed_peak"]) != (cend, cpeak):
+        ok, d = False, ("replay of conv.log (mixed end %d, peak %d) disagrees "
+                        "with the analyzer (mixed_2m_end %s, mixed_2m_peak %s)"
+                        % (len(f["mixed_end"]), f["mixed_peak"], cend, cpeak))
+    elif bad_end or bad_ever:
+        ok, d = False, ("mixed regions without a non-RAM conversion: end %d "
+                        "[%s], at any time %d [%s]; non-RAM regions [%s]" % (
+                            len(bad_end), _hexes(bad_end), len(bad_ever),
+                            _hexes(bad_ever), _hexes(allowed)))
+    else:
+        ok, d = True, ("mixed_2m end %s / peak %s, all in regions of non-RAM "
+                       "records [%s]; others 0" % (cend, cpeak,
+                                                   _hexes(allowed)))
+    out.append((prefix + "-mixed-nonram-only", ok, d))
+
+    # each 2 MiB region (and each non-RAM range) converted once
+    calls = conv.get("calls")
+    bound = len(f["ram_regions_shared"]) + f["nonram_calls"]
+    ok = not err and isinstance(calls, int) and calls == f["calls"] and \
+        calls <= bound
+    if err:
+        d = err
+    elif calls != f["calls"]:
+        d = "analyzer calls=%s, conv.log has %d accepted records" % (
+            calls, f["calls"])
+    else:
+        d = ("calls=%d %s %d RAM 2 MiB regions ever shared + %d non-RAM calls"
+             % (calls, "<=" if ok else ">", len(f["ram_regions_shared"]),
+                f["nonram_calls"]))
+    out.append((prefix + "-calls-bound", ok, d))
+    return out
+
+
+def nocvm_assertions(summary, rundir, prefix=None):
+    """The assertions on a run without a CVM (--cvm off): those of every
+    run, no conversion at all, and no shared-memory (swiotlb cc) chunk."""
+    s = summary
+    prefix = prefix or "%s-nocvm" % (s.get("variant") or "run")
+    out = _run_assertions(s, prefix)
+    g = s.get("guest") or {}
+    conv = s.get("convstat") or {}
+    try:
+        with open(os.path.join(rundir, "conv.log"), errors="replace") as fh:
+            lines = [l for l in fh.read().splitlines()
+                     if l.strip() and not l.startswith("#")]
+        err = None
+    except OSError as e:
+        lines, err = [], "conv.log: %s" % e
+    gc = g.get(X86 + "calls")
+    ok = (not err and s.get("cvm") == "off" and not lines and
+          conv.get("calls", 0) == 0 and gc in (None, 0))
+    out.append((prefix + "-no-conversions", ok, err or (
+        "cvm=%s, conv.log: %d records, cc_conversion.calls=%s"
+        % (s.get("cvm"), len(lines), "absent" if gc is None else gc))))
+    keys = ("swiotlb.cc_bytes", "swiotlb.cc_chunks", "swiotlb.cc_used")
+    used = ["%s=%s" % (k, g[k]) for k in keys if g.get(k) not in (None, 0)]
+    have = ["%s=%s" % (k, g[k]) for k in keys if k in g]
+    out.append((prefix + "-no-cc-swiotlb", not used,
+                ", ".join(used) + ": shared memory in use without a CVM"
+                if used else ", ".join(have) if have else
+                "no swiotlb.cc_* counters (no cc debugfs)"))
+    return out
+
+
+def cross_assertions(baselines, patched):
+    """Assertions across runs: the patched kernel's calls do not grow with
+    the workload (runs with different cycles), and the baseline makes more
+    calls than the patched kernel (same cycles if there is such a run).
+    BASELINES, PATCHED: lists of run summaries."""
+    out = []
+    calls = lambda s: (s.get("convstat") or {}).get("calls")
+    if len(patched) >= 2:
+        cyc = [s.get("cycles") for s in patched]
+        cs = [calls(s) for s in patched]
+        d = ", ".join("%s calls at %s cycles" % (c, y) for c, y in zip(cs, cyc))
+        ok = len(set(cyc)) >= 2 and all(isinstance(c, int) for c in cs) and \
+            len(set(cs)) == 1
+        if len(set(cyc)) < 2:
+            d += ": all runs have the same cycles, nothing to compare"
+        elif not ok:
+            d += ": the calls grow with the workload"
+        out.append(("patched-calls-flat", ok, d))
+    if baselines and patched:
+        b = baselines[0]
+        p = next((x for x in patched if x.get("cycles") == b.get("cycles")),
+                 patched[0])
+        bc, pc = calls(b), calls(p)
+        ok = isinstance(bc, int) and isinstance(pc, int) and bc > pc
+        f = lambda s, k: (s.get("convstat") or {}).get(k)
+        out.append(("compare-baseline-patched", ok,
+                    "calls baseline %s %s patched %s (cycles %s / %s); "
+                    "misaligned %s -> %s, mixed_2m end %s -> %s, peak %s -> %s"
+                    % (bc, ">" if ok else "NOT >", pc, b.get("cycles"),
+                       p.get("cycles"), f(b, "misaligned"), f(p, "misaligned"),
+                       f(b, "mixed_2m_end"), f(p, "mixed_2m_end"),
+                       f(b, "mixed_2m_peak"), f(p, "mixed_2m_peak"))))
     return out
 
 
 def main_assert(argv):
     expect = True
-    dirs = []
-    for a in argv:
+    roles = []
+    it = iter(argv)
+    for a in it:
         if a == "--no-misaligned-check":
             expect = False
+        elif a in ("--baseline", "--patched", "--nocvm"):
+            d = next(it, None)
+            if d is None:
+                print("analyze.py --assert: %s needs a run directory" % a,
+                      file=sys.stderr)
+                return 2
+            roles.append((a[2:], d))
+        elif a.startswith("-"):
+            print("analyze.py --assert: unknown option %r" % a,
+                  file=sys.stderr)
+            return 2
         else:
-            dirs.append(a)
+            roles.append(("baseline", a))
     bad = 0
-    for d in dirs:
+    runs = {"baseline": [], "patched": []}
+    for role, d in roles:
         try:
             with open(os.path.join(d, "summary.json")) as fh:
                 s = json.load(fh)
         except (OSError, ValueError) as e:
-            print("FAIL harness-summary (%s: %s)" % (d, e))
+            print("FAIL %s-summary (%s: %s)" % (
+                "harness" if role == "baseline" else role, d, e))
             bad += 1
             continue
-        for name, ok, detail in assertions(s, expect):
+        if role == "baseline":
+            res = assertions(s, expect)
+            runs["baseline"].append(s)
+        elif role == "patched":
+            res = patched_assertions(s, d)
+            runs["patched"].append(s)
+        else:
+            res = nocvm_assertions(s, d)
+        for name, ok, detail in res:
             print("%s %s (%s)" % ("PASS" if ok else "FAIL", name, detail))
             bad += 0 if ok else 1
+    for name, ok, detail in cross_assertions(runs["baseline"],
+                                             runs["patched"]):
+        print("%s %s (%s)" % ("PASS" if ok else "FAIL", name, detail))
+        bad += 0 if ok else 1
     return 1 if bad else 0
 
 

@@ -1,16 +1,36 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# The harness assertions of 'make check': boot the baseline kernel with the
-# full device matrix and assert on the result.
+# The harness assertions of 'make check': boot the baseline and the patched
+# kernel with the full device matrix and assert on the results.
 #
-# usage: scripts/harness/check.sh [--help] [--run DIR] [run.sh options...]
+# usage: scripts/harness/check.sh [--help] [--run DIR | --from DIR]
+#                                 [run.sh options...]
 #
-#   --run DIR   do not boot: assert on an existing run directory of run.sh
-#   other options are passed to scripts/harness/run.sh (default: --variant
-#   baseline --label check-baseline --cycles 10)
+#   --run DIR   do not boot: the baseline assertions on one existing run
+#               directory of run.sh
+#   --from DIR  do not boot: all assertions on the check-* run directories
+#               in DIR (e.g. results/runs after a check.sh run)
+#   other options go to every run (e.g. --timeout 600, --smp 2); options
+#   that select the run (--variant --kernel --label --out --cycles --cvm
+#   --mode --platform --print-cmdline) are check.sh's own and refused.
+#   --extra-append STR is added to the parameters check.sh passes.
 #
-# One line per assertion, "PASS <name> (<detail>)" or "FAIL <name> (<detail>)":
+# Runs, in results/runs/ (each 25-35 s under TCG, about 2.5 minutes in all),
+# all with --extra-append harness.stats=/sys/kernel/debug/x86/cc_conversion
+# (the series' x86 counters, printed as GUEST cc_conversion.* lines; a
+# kernel without them prints a note):
+#   check-baseline        baseline kernel, emulated CVM, 10 nvme rebinds
+#   check-patched         patched kernel, emulated CVM, 10 nvme rebinds
+#   check-patched-c50     patched kernel, emulated CVM, 50 nvme rebinds
+#   check-patched-nocvm   patched kernel, no CVM (--cvm off), 10 rebinds
+#   check-baseline-nocvm  baseline kernel, no CVM, 10 rebinds (reference)
+# Nothing boots if a kernel or the analyzer is missing.
+#
+# One line per assertion, "PASS <name> (<detail>)" or "FAIL <name> (<detail>)"
+# (the runs' own output is indented):
 #   harness-kernel               the baseline bzImage and convstat exist
+#   patched-kernel               the patched bzImage exists (make build-patched)
+#  the baseline run (check-baseline), prefix harness-:
 #   harness-boot                 the guest reached HARNESS DONE, no timeout
 #   harness-io                   every I/O check passed (virtio-blk,
 #                                virtio-scsi, nvme, parallel, after rebind)
@@ -24,35 +44,102 @@
 #   harness-crosscheck           analyzer == guest counters (calls,
 #                                to_shared, to_private, pages, misaligned,
 #                                refused, shared bytes)
+#  each patched CVM run, prefix patched-c10- and patched-c50-:
+#   boot, io, net, rng, nvme-rebind, dma-to-private-zero, log-wellformed,
+#   crosscheck                   as for the baseline
+#   policy-strict                GUEST cc_conversion.policy is strict
+#   refused-zero                 cc_conversion.refused == 0 (x86 policy) and
+#                                no refused record in conv.log (platform)
+#   misaligned-nonram            analyzer misaligned == cc_conversion.nonram:
+#                                every misaligned call is a non-RAM one
+#   misaligned-below-1m          every misaligned record of conv.log lies
+#                                below 1 MiB (legacy ISA/VGA hole) and
+#                                outside the e820 RAM of the console
+#   mixed-nonram-only            the 2 MiB regions mixed at the end and at
+#                                any time (conv.log replayed; must agree with
+#                                mixed_2m_end/peak) all hold a non-RAM
+#                                misaligned record; no other region is mixed
+#   calls-bound                  calls <= RAM 2 MiB regions ever shared +
+#                                non-RAM calls (each converted once)
+#  each run without CVM, prefix patched-nocvm- and baseline-nocvm-:
+#   boot, io, net, rng, nvme-rebind
+#   no-conversions               no record in conv.log, cc_conversion.calls
+#                                absent or 0
+#   no-cc-swiotlb                GUEST swiotlb.cc_bytes/cc_chunks/cc_used
+#                                absent or 0 (no shared-memory chunk)
+#  across runs:
+#   patched-calls-flat           patched calls equal at 10 and 50 cycles
+#   compare-baseline-patched     baseline calls > patched calls (10 cycles)
 # Exit status 1 if any assertion fails.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
+STATS=harness.stats=/sys/kernel/debug/x86/cc_conversion
 RUN_DIR=
+FROM=
+EXTRA=
 ARGS=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
 	--run) [ $# -ge 2 ] || die "--run needs a directory"; RUN_DIR=$2; shift ;;
+	--from) [ $# -ge 2 ] || die "--from needs a directory"; FROM=$2; shift ;;
+	--extra-append) [ $# -ge 2 ] || die "--extra-append needs an argument"; EXTRA+=" $2"; shift ;;
+	--variant|--kernel|--label|--out|--cycles|--cvm|--mode|--platform|--print-cmdline)
+		die "check.sh chooses $1 of its runs itself (see --help)" ;;
 	*) ARGS+=("$1") ;;
 	esac
 	shift
 done
 
-if [ -z "$RUN_DIR" ]; then
-	RUN_DIR=$RESULTS/runs/check-baseline
-	K=$KBUILD/baseline/arch/x86/boot/bzImage
-	C=${CONVSTAT:-$BIN/convstat}
-	if [ ! -f "$K" ] || [ ! -x "$C" ]; then
-		echo "FAIL harness-kernel (missing:$([ -f "$K" ] || echo " $K (make build-baseline)")$([ -x "$C" ] || echo " $C (make convstat)"))"
-		exit 1
-	fi
-	echo "PASS harness-kernel (${K#$ROOT/})"
-	# indented, so that no line of the run itself reads as an assertion
-	"$ROOT/scripts/harness/run.sh" --variant baseline --label check-baseline \
-		--out "$RUN_DIR" --cycles 10 "${ARGS[@]}" 2>&1 | sed -u 's/^/    /' >&2
-	rc=${PIPESTATUS[0]}
-	[ $rc -eq 0 ] || warn "harness run failed (rc=$rc); the assertions below say where"
+# the assertions on the run directories in $1
+assert_all() {
+	python3 "$ROOT/scripts/harness/analyze.py" --assert \
+		--baseline "$1/check-baseline" \
+		--patched "$1/check-patched" --patched "$1/check-patched-c50" \
+		--nocvm "$1/check-patched-nocvm" --nocvm "$1/check-baseline-nocvm"
+}
+
+if [ -n "$RUN_DIR" ]; then
+	[ -f "$RUN_DIR/summary.json" ] || { echo "FAIL harness-boot (no $RUN_DIR/summary.json)"; exit 1; }
+	exec python3 "$ROOT/scripts/harness/analyze.py" --assert "$RUN_DIR"
 fi
-[ -f "$RUN_DIR/summary.json" ] || { echo "FAIL harness-boot (no $RUN_DIR/summary.json)"; exit 1; }
-python3 "$ROOT/scripts/harness/analyze.py" --assert "$RUN_DIR"
+[ -n "$FROM" ] && { assert_all "$FROM"; exit; }
+
+KB=$KBUILD/baseline/arch/x86/boot/bzImage
+KP=$KBUILD/patched/arch/x86/boot/bzImage
+C=${CONVSTAT:-$BIN/convstat}
+if [ -f "$KB" ] && [ -x "$C" ]; then
+	echo "PASS harness-kernel (${KB#$ROOT/}, ${C#$ROOT/})"
+else
+	echo "FAIL harness-kernel (missing:$([ -f "$KB" ] || echo " $KB (make build-baseline)")$([ -x "$C" ] || echo " $C (make convstat)"))"
+fi
+if [ -f "$KP" ]; then
+	echo "PASS patched-kernel (${KP#$ROOT/})"
+else
+	echo "FAIL patched-kernel (missing $KP: build it with 'make build-patched')"
+fi
+[ -f "$KB" ] && [ -x "$C" ] && [ -f "$KP" ] || exit 1
+
+OUT=$RESULTS/runs
+T0=$SECONDS
+# run LABEL run.sh-options...: one boot, its output indented so that no
+# line of the run itself reads as an assertion
+run() {
+	local label=$1 rc t=$SECONDS
+	shift
+	log "check: $label"
+	"$ROOT/scripts/harness/run.sh" --label "$label" --out "$OUT/$label" \
+		"$@" "${ARGS[@]}" --extra-append "$STATS$EXTRA" 2>&1 |
+		sed -u 's/^/    /' >&2
+	rc=${PIPESTATUS[0]}
+	[ $rc -eq 0 ] || warn "check: run $label failed (rc=$rc); the assertions below say where"
+	log "check: $label done in $((SECONDS - t))s"
+}
+run check-baseline --variant baseline --cycles 10
+run check-patched --variant patched --cycles 10
+run check-patched-c50 --variant patched --cycles 50
+run check-patched-nocvm --variant patched --cycles 10 --cvm off
+run check-baseline-nocvm --variant baseline --cycles 10 --cvm off
+log "check: 5 runs in $((SECONDS - T0))s"
+assert_all "$OUT"

@@ -26,6 +26,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 H = os.path.join(ROOT, "scripts", "harness")
 GUEST = os.path.join(ROOT, "scripts", "guest")
 sys.path.insert(0, H)
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/harness/
 import analyze  # noqa: E402
 import report  # noqa: E402
 
@@ -86,6 +87,38 @@ SYN_CONVSTAT = dict(SYN_FIGURES, tdx_calls=4, snp_exits=4, redundant_pages=0,
                             "calls": 1, "pages": 4},
                            {"site": "S dma_direct_alloc<dma_alloc_attrs<nvme_dbbuf_dma_alloc",
                             "calls": 1, "pages": 1}])
+
+
+# The patched kernel under the emulated CVM (strict policy), as measured:
+# vgacon's VGA buffer (not RAM, below 1 MiB), the 2 MiB shared chunk and the
+# 128 MiB boot SWIOTLB pool.
+SYN_P_LOG = """\
+# cvm_emulate: synthetic log of the patched kernel
+S 0xb8000 2 vgacon_startup+0x29e/0x36e<con_init+0x26/0x20c<console_init+0x22/0x26
+S 0x75400000 512 swiotlb_cc_update_mem_attributes+0x2e/0x9f<swiotlb_update_mem_attributes+0x5/0x36<mem_encrypt_init+0x14/0xde
+S 0x75800000 32768 mem_encrypt_init+0x14/0xde<start_kernel+0x5b9/0x623<x86_64_start_reservations+0x25/0x25
+"""
+P_PAGES = 2 + 512 + 32768
+SYN_P_FIGURES = {"calls": 3, "to_shared": 3, "to_private": 0, "refused": 0,
+                 "pages": P_PAGES, "misaligned": 1, "mixed_2m_end": 1,
+                 "mixed_2m_peak": 1, "shared_bytes_end": P_PAGES * 4096,
+                 "shared_bytes_peak": P_PAGES * 4096, "malformed": 0}
+SYN_P_CONVSTAT = dict(SYN_P_FIGURES, tdx_calls=3, snp_exits=3,
+                      redundant_pages=0,
+                      sites=[{"site": "S vgacon_startup<con_init<console_init",
+                              "calls": 1, "pages": 2}])
+SYN_P_GUEST = {"calls": 3, "to_shared": 3, "to_private": 0, "pages": P_PAGES,
+               "misaligned": 1, "refused": 0, "dma_to_private": 0,
+               "shared_pages": P_PAGES, "cc_conversion.calls": 3,
+               "cc_conversion.pages": P_PAGES, "cc_conversion.misaligned": 1,
+               "cc_conversion.nonram": 1, "cc_conversion.policy": "strict",
+               "cc_conversion.refused": 0, "swiotlb.cc_bytes": 2097152,
+               "swiotlb.cc_chunks": 1}
+ZERO_CONVSTAT = {"calls": 0, "to_shared": 0, "to_private": 0, "refused": 0,
+                 "pages": 0, "misaligned": 0, "mixed_2m_end": 0,
+                 "mixed_2m_peak": 0, "shared_bytes_end": 0,
+                 "shared_bytes_peak": 0, "malformed": 0, "tdx_calls": 0,
+                 "snp_exits": 0, "redundant_pages": 0, "sites": []}
 
 
 def console_text(guest=SYN_GUEST, checks=None, done=True, shas=None):
@@ -540,6 +573,414 @@ class TestAnalyze(unittest.TestCase):
         self.assertFalse(any("convstat" in f for f in s["failures"]))
 
 
+VGA = "S 0xb8000 2 vgacon_startup+0x29e/0x36e<con_init+0x26/0x20c<console_init+0x22/0x26\n"
+NVME = "dma_direct_alloc+0x1c4/0x2e0<dma_alloc_attrs+0x6f/0xd0<nvme_alloc_queue+0x8a/0x1b0"
+
+
+def recs(text):
+    tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
+    try:
+        with open(os.path.join(tmp, "conv.log"), "w") as fh:
+            fh.write(text)
+        return analyze.read_records(os.path.join(tmp, "conv.log"))
+    finally:
+        shutil.rmtree(tmp)
+
+
+# e820 of console_text(): [0, 0x9fc00) and [1 MiB, 0x7ffe0000)
+E820 = [[0, 0x9fc00], [0x100000, 0x7ffe0000]]
+
+
+class TestLogFacts(unittest.TestCase):
+    """The replay of a conversion log used by the patched assertions."""
+
+    def test_patched_log(self):
+        f = analyze.log_facts(recs(SYN_P_LOG), E820)
+        self.assertEqual(f["calls"], 3)
+        self.assertEqual([r["gpa"] for r in f["misaligned"]], [0xb8000])
+        self.assertEqual([r["gpa"] for r in f["nonram"]], [0xb8000])
+        self.assertEqual(f["nonram_calls"], 1)
+        self.assertEqual(f["mixed_end"], {0})
+        self.assertEqual(f["mixed_ever"], {0})
+        self.assertEqual(f["mixed_peak"], 1)
+        # 0x75400000 and the 64 regions of the 128 MiB pool; not region 0
+        self.assertEqual(len(f["ram_regions_shared"]), 65)
+        self.assertNotIn(0, f["ram_regions_shared"])
+
+    def test_replay(self):
+        log = ("# comment\n"
+               "S 0x200000 256 a+0x1/0x2\n"          # region 0x200000 mixed
+               "S 0x300000 256 a+0x1/0x2\n"          # now fully shared
+               "S 0x400000 1 a+0x1/0x2\n"            # 0x400000 mixed
+               "p 0x400000 1 a+0x1/0x2\n"            # refused: no change
+               "P 0x400000 1 a+0x1/0x2\n"            # private again
+               "garbage line\n"
+               "S 0x5ff000 2 a+0x1/0x2\n")           # straddles two regions
+        f = analyze.log_facts(recs(log), E820)
+        self.assertEqual(f["calls"], 5)
+        self.assertEqual(len(f["misaligned"]), 6)   # the refused one too
+        self.assertEqual(f["nonram"], [])
+        self.assertEqual(f["mixed_end"], {0x400000, 0x600000})
+        self.assertEqual(f["mixed_ever"], {0x200000, 0x400000, 0x600000})
+        self.assertEqual(f["mixed_peak"], 2)
+        self.assertEqual(f["ram_regions_shared"],
+                         {0x200000, 0x400000, 0x600000})
+
+    def test_ram_rule(self):
+        # below 1 MiB is not enough: 0x9e000 is usable e820 RAM
+        r = recs("S 0x9e000 1 x+0x1/0x2\nS 0xa0000 32 y+0x1/0x2\n"
+                 "S 0x9f000 2 z+0x1/0x2\nS 0xfed00000 1 m+0x1/0x2\n")
+        self.assertEqual([analyze.overlaps_ram(x, E820) for x in r],
+                         [True, False, True, False])
+        self.assertEqual(analyze.regions_of(r[3]), {0xfec00000})
+        self.assertEqual(analyze.record_text(r[0]), "S 0x9e000+1p x")
+
+
+class TestPatchedAssertions(unittest.TestCase):
+    """The assertions of 'make check' on runs of the patched kernel, without
+    a CVM, and across runs, on synthetic run directories."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
+        self.n = 0
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def patched(self, log=SYN_P_LOG, fig=None, guest=None, cycles=10,
+                name=None):
+        self.n += 1
+        name = name or "patched-%d" % self.n
+        d, s = make_run(self.tmp, name, guest=guest or SYN_P_GUEST,
+                        convstat_fig=fig or SYN_P_CONVSTAT, log=log,
+                        meta={"variant": "patched", "cycles": str(cycles)})
+        return d, s
+
+    def nocvm(self, variant="patched", log="", guest=None, name=None):
+        self.n += 1
+        name = name or "%s-nocvm-%d" % (variant, self.n)
+        return make_run(self.tmp, name, guest=guest or {}, log=log,
+                        convstat_fig=ZERO_CONVSTAT,
+                        meta={"variant": variant, "cvm": "off"})
+
+    def res(self, d, s):
+        return {n: (ok, det) for n, ok, det in
+                analyze.patched_assertions(s, d)}
+
+    def test_good(self):
+        d, s = self.patched()
+        self.assertEqual(s["failures"], [])
+        r = analyze.patched_assertions(s, d)
+        self.assertEqual([n for n, _, _ in r], ["patched-c10-" + x for x in (
+            "boot", "io", "net", "rng", "nvme-rebind", "dma-to-private-zero",
+            "log-wellformed", "crosscheck", "policy-strict", "refused-zero",
+            "misaligned-nonram", "misaligned-below-1m", "mixed-nonram-only",
+            "calls-bound")])
+        self.assertTrue(all(ok for _, ok, _ in r), r)
+        a = dict((n, det) for n, _, det in r)
+        self.assertIn("S 0xb8000+2p vgacon_startup<con_init",
+                      a["patched-c10-misaligned-below-1m"])
+        self.assertIn("[0x0]", a["patched-c10-mixed-nonram-only"])
+        self.assertEqual(a["patched-c10-calls-bound"],
+                         "calls=3 <= 65 RAM 2 MiB regions ever shared + 1 "
+                         "non-RAM calls")
+
+    def test_misaligned_ram_record(self):
+        # a 4 KiB coherent allocation of nvme, converted and back: the
+        # guest counts it as RAM (nonram stays 1)
+        log = SYN_P_LOG + "S 0x10a3c000 4 %s\nP 0x10a3c000 4 %s\n" % (
+            NVME, NVME.replace("dma_direct_alloc", "dma_set_encrypted"))
+        fig = dict(SYN_P_CONVSTAT, calls=5, to_shared=4, to_private=1,
+                   pages=P_PAGES + 8, misaligned=3, mixed_2m_peak=2,
+                   shared_bytes_peak=(P_PAGES + 4) * 4096)
+        g = dict(SYN_P_GUEST, calls=5, to_shared=4, to_private=1,
+                 pages=P_PAGES + 8, misaligned=3)
+        d, s = self.patched(log, fig, g)
+        a = self.res(d, s)
+        self.assertTrue(a["patched-c10-crosscheck"][0])
+        self.assertFalse(a["patched-c10-misaligned-nonram"][0])
+        self.assertIn("misaligned=3 != cc_conversion.nonram=1",
+                      a["patched-c10-misaligned-nonram"][1])
+        self.assertFalse(a["patched-c10-misaligned-below-1m"][0])
+        self.assertIn("2 of 3 misaligned records in RAM or above 1 MiB: "
+                      "S 0x10a3c000+4p dma_direct_alloc<dma_alloc_attrs; "
+                      "P 0x10a3c000+4p dma_set_encrypted<dma_alloc_attrs",
+                      a["patched-c10-misaligned-below-1m"][1])
+        # mixed only while the allocation lived: at any time, not at the end
+        self.assertFalse(a["patched-c10-mixed-nonram-only"][0])
+        self.assertIn("end 0 [], at any time 1 [0x10a00000]",
+                      a["patched-c10-mixed-nonram-only"][1])
+        self.assertTrue(a["patched-c10-policy-strict"][0])
+
+    def test_misaligned_low_ram_record(self):
+        # below 1 MiB, but usable e820 RAM: a misaligned RAM conversion
+        log = SYN_P_LOG + "S 0x9e000 1 x+0x1/0x2\n"
+        fig = dict(SYN_P_CONVSTAT, calls=4, to_shared=4, pages=P_PAGES + 1,
+                   misaligned=2, shared_bytes_end=(P_PAGES + 1) * 4096)
+        d, s = self.patched(log, fig, dict(SYN_P_GUEST, calls=4, to_shared=4,
+                                           pages=P_PAGES + 1, misaligned=2,
+                                           shared_pages=P_PAGES + 1))
+        a = self.res(d, s)
+        self.assertFalse(a["patched-c10-misaligned-below-1m"][0])
+        self.assertIn("1 of 2 misaligned records in RAM or above 1 MiB: "
+                      "S 0x9e000+1p x", a["patched-c10-misaligned-below-1m"][1])
+        self.assertFalse(a["patched-c10-misaligned-nonram"][0])
+        # region 0 holds the VGA record: mixed there is allowed
+        self.assertTrue(a["patched-c10-mixed-nonram-only"][0])
+
+    def test_nonram_above_1m(self):
+        # MMIO is not RAM (the guest counts it in nonram), but the harness VM
+        # converts nothing above 1 MiB that is not RAM: flagged
+        log = SYN_P_LOG + "S 0xfed00000 1 m+0x1/0x2\n"
+        fig = dict(SYN_P_CONVSTAT, calls=4, to_shared=4, pages=P_PAGES + 1,
+                   misaligned=2, mixed_2m_end=2, mixed_2m_peak=2,
+                   shared_bytes_end=(P_PAGES + 1) * 4096)
+        g = dict(SYN_P_GUEST, calls=4, to_shared=4, pages=P_PAGES + 1,
+                 misaligned=2,
+                 shared_pages=P_PAGES + 1, **{"cc_conversion.nonram": 2})
+        d, s = self.patched(log, fig, g)
+        a = self.res(d, s)
+        self.assertTrue(a["patched-c10-misaligned-nonram"][0])
+        self.assertFalse(a["patched-c10-misaligned-below-1m"][0])
+        self.assertIn("S 0xfed00000+1p m", a["patched-c10-misaligned-below-1m"][1])
+        self.assertTrue(a["patched-c10-mixed-nonram-only"][0])
+        self.assertIn("[0x0 0xfec00000]", a["patched-c10-mixed-nonram-only"][1])
+
+    def test_refused(self):
+        d, s = self.patched(guest=dict(SYN_P_GUEST,
+                                       **{"cc_conversion.refused": 2}))
+        a = self.res(d, s)
+        self.assertFalse(a["patched-c10-refused-zero"][0])
+        self.assertIn("cc_conversion.refused=2 (x86 policy)",
+                      a["patched-c10-refused-zero"][1])
+        # a refusal of the platform (lower-case record) fails it too
+        d, s = self.patched(SYN_P_LOG + "s 0x75600000 512 x+0x1/0x2\n",
+                            dict(SYN_P_CONVSTAT, refused=1),
+                            dict(SYN_P_GUEST, refused=1))
+        a = self.res(d, s)
+        self.assertTrue(a["patched-c10-crosscheck"][0])
+        self.assertFalse(a["patched-c10-refused-zero"][0])
+        self.assertIn("refused records in conv.log=1",
+                      a["patched-c10-refused-zero"][1])
+
+    def test_policy_and_missing_counters(self):
+        d, s = self.patched(guest=dict(SYN_P_GUEST,
+                                       **{"cc_conversion.policy": "warn"}))
+        a = self.res(d, s)
+        self.assertEqual(a["patched-c10-policy-strict"],
+                         (False, "cc_conversion.policy=warn"))
+        g = dict((k, v) for k, v in SYN_P_GUEST.items()
+                 if not k.startswith("cc_conversion."))
+        d, s = self.patched(guest=g)
+        a = self.res(d, s)
+        for n in ("policy-strict", "refused-zero", "misaligned-nonram"):
+            ok, det = a["patched-c10-" + n]
+            self.assertFalse(ok, n)
+            self.assertIn("harness.stats=/sys/kernel/debug/x86/cc_conversion",
+                          det)
+
+    def test_mixed_region_without_nonram(self):
+        # half of a 2 MiB region shared: mixed at the end, no non-RAM record
+        log = SYN_P_LOG + "S 0x75600000 256 x+0x1/0x2\n"
+        fig = dict(SYN_P_CONVSTAT, calls=4, pages=P_PAGES + 256,
+                   misaligned=2, mixed_2m_end=2, mixed_2m_peak=2,
+                   shared_bytes_end=(P_PAGES + 256) * 4096)
+        d, s = self.patched(log, fig)
+        a = self.res(d, s)
+        ok, det = a["patched-c10-mixed-nonram-only"]
+        self.assertFalse(ok)
+        self.assertEqual(det, "mixed regions without a non-RAM conversion: "
+                         "end 1 [0x75600000], at any time 1 [0x75600000]; "
+                         "non-RAM regions [0x0]")
+        # the replay must agree with the analyzer, or it proves nothing
+        d, s = self.patched(log, dict(fig, mixed_2m_peak=3))
+        ok, det = self.res(d, s)["patched-c10-mixed-nonram-only"]
+        self.assertFalse(ok)
+        self.assertIn("disagrees with the analyzer", det)
+
+    def test_calls_bound(self):
+        # the same 2 MiB region converted again and again
+        cyc = "".join("S 0x75600000 512 x+0x1/0x2\nP 0x75600000 512 y+0x1/0x2\n"
+                      for _ in range(40))
+        fig = dict(SYN_P_CONVSTAT, calls=83, to_shared=43, to_private=40,
+                   pages=P_PAGES + 80 * 512)
+        d, s = self.patched(SYN_P_LOG + cyc, fig)
+        ok, det = self.res(d, s)["patched-c10-calls-bound"]
+        self.assertFalse(ok)
+        self.assertEqual(det, "calls=83 > 66 RAM 2 MiB regions ever shared "
+                         "+ 1 non-RAM calls")
+        # analyzer and log must agree on the calls
+        d, s = self.patched(fig=dict(SYN_P_CONVSTAT, calls=4))
+        ok, det = self.res(d, s)["patched-c10-calls-bound"]
+        self.assertFalse(ok)
+        self.assertIn("analyzer calls=4, conv.log has 3 accepted records", det)
+
+    def test_missing_log(self):
+        d, s = self.patched()
+        os.unlink(os.path.join(d, "conv.log"))
+        a = self.res(d, s)
+        for n in ("misaligned-below-1m", "mixed-nonram-only", "calls-bound"):
+            self.assertFalse(a["patched-c10-" + n][0], n)
+            self.assertIn("conv.log", a["patched-c10-" + n][1])
+
+    def test_calls_flat_and_compare(self):
+        _, p10 = self.patched(cycles=10)
+        _, p50 = self.patched(cycles=50)
+        _, b = make_run(self.tmp, "baseline")
+        r = analyze.cross_assertions([b], [p10, p50])
+        self.assertEqual([(n, ok) for n, ok, _ in r],
+                         [("patched-calls-flat", True),
+                          ("compare-baseline-patched", True)])
+        self.assertEqual(r[0][2], "3 calls at 10 cycles, 3 calls at 50 cycles")
+        self.assertTrue(r[1][2].startswith(
+            "calls baseline 4 > patched 3 (cycles 10 / 10)"), r[1][2])
+        # calls growing with the cycles
+        fig = dict(SYN_P_CONVSTAT, calls=7)
+        _, grow = self.patched(cycles=50, fig=fig,
+                               guest=dict(SYN_P_GUEST, calls=7))
+        (n, ok, det), = analyze.cross_assertions([], [p10, grow])
+        self.assertEqual(n, "patched-calls-flat")
+        self.assertFalse(ok)
+        self.assertIn("3 calls at 10 cycles, 7 calls at 50 cycles: the calls "
+                      "grow with the workload", det)
+        # two runs of the same workload compare nothing
+        _, again = self.patched(cycles=10)
+        (n, ok, det), = analyze.cross_assertions([], [p10, again])
+        self.assertFalse(ok)
+        self.assertIn("same cycles", det)
+        # a patched kernel that converts as much as the baseline
+        r = analyze.cross_assertions([b], [grow])
+        self.assertEqual([(n, ok) for n, ok, _ in r],
+                         [("compare-baseline-patched", False)])
+        self.assertIn("calls baseline 4 NOT > patched 7", r[0][2])
+
+    def test_nocvm(self):
+        d, s = self.nocvm()
+        self.assertEqual(s["failures"], [])
+        r = analyze.nocvm_assertions(s, d)
+        self.assertEqual([n for n, _, _ in r], ["patched-nocvm-" + x for x in (
+            "boot", "io", "net", "rng", "nvme-rebind", "no-conversions",
+            "no-cc-swiotlb")])
+        self.assertTrue(all(ok for _, ok, _ in r), r)
+        a = dict((n, det) for n, _, det in r)
+        self.assertEqual(a["patched-nocvm-no-conversions"],
+                         "cvm=off, conv.log: 0 records, "
+                         "cc_conversion.calls=absent")
+        self.assertEqual(a["patched-nocvm-no-cc-swiotlb"],
+                         "no swiotlb.cc_* counters (no cc debugfs)")
+        # counters present but zero are fine
+        d, s = self.nocvm(guest={"swiotlb.cc_bytes": 0,
+                                 "cc_conversion.calls": 0})
+        a = dict((n, (ok, det)) for n, ok, det in
+                 analyze.nocvm_assertions(s, d))
+        self.assertEqual(a["patched-nocvm-no-cc-swiotlb"],
+                         (True, "swiotlb.cc_bytes=0"))
+        self.assertTrue(a["patched-nocvm-no-conversions"][0])
+
+    def test_nocvm_failures(self):
+        d, s = self.nocvm(log="# cvm_emulate: x\n" + VGA,
+                          guest={"swiotlb.cc_bytes": 2097152,
+                                 "swiotlb.cc_chunks": 1})
+        a = dict((n, (ok, det)) for n, ok, det in
+                 analyze.nocvm_assertions(s, d))
+        self.assertEqual(a["patched-nocvm-no-conversions"],
+                         (False, "cvm=off, conv.log: 1 records, "
+                          "cc_conversion.calls=absent"))
+        self.assertEqual(a["patched-nocvm-no-cc-swiotlb"],
+                         (False, "swiotlb.cc_bytes=2097152, swiotlb.cc_chunks"
+                          "=1: shared memory in use without a CVM"))
+        # a CVM run is not a run without CVM
+        d, s = self.patched()
+        a = dict((n, ok) for n, ok, _ in
+                 analyze.nocvm_assertions(s, d, prefix="x"))
+        self.assertFalse(a["x-no-conversions"])
+
+    def test_assert_cli(self):
+        b, _ = make_run(self.tmp, "baseline")
+        p10, _ = self.patched(cycles=10)
+        p50, _ = self.patched(cycles=50)
+        n, _ = self.nocvm()
+        nb, _ = self.nocvm("baseline")
+        argv = [sys.executable, os.path.join(H, "analyze.py"), "--assert",
+                "--baseline", b, "--patched", p10, "--patched", p50,
+                "--nocvm", n, "--nocvm", nb]
+        p = subprocess.run(argv, capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        lines = p.stdout.splitlines()
+        self.assertEqual(len(lines), 9 + 14 + 14 + 7 + 7 + 2)
+        self.assertTrue(all(l.startswith("PASS ") and l.endswith(")")
+                            for l in lines), lines)
+        names = [l.split()[1] for l in lines]
+        for x in ("harness-crosscheck", "patched-c10-calls-bound",
+                  "patched-c50-mixed-nonram-only", "patched-nocvm-no-cc-swiotlb",
+                  "baseline-nocvm-no-conversions", "patched-calls-flat",
+                  "compare-baseline-patched"):
+            self.assertIn(x, names)
+        self.assertEqual(len(set(names)), len(names))
+        # a missing run directory is a failure, the others still run
+        p = subprocess.run(argv[:-2] + ["--nocvm", "/nonexistent"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("FAIL nocvm-summary (/nonexistent:", p.stdout)
+        self.assertIn("PASS compare-baseline-patched", p.stdout)
+        p = subprocess.run(argv[:3] + ["--patched"], capture_output=True,
+                           text=True)
+        self.assertEqual(p.returncode, 2)
+
+    def check_sh(self, *args, env=None):
+        e = dict(os.environ)
+        e.update(env or {})
+        return subprocess.run([os.path.join(H, "check.sh")] + list(args),
+                              capture_output=True, text=True, timeout=120,
+                              env=e, stdin=subprocess.DEVNULL)
+
+    def test_check_sh_from(self):
+        runs = os.path.join(self.tmp, "runs")
+        make_run(self.tmp, "runs/check-baseline")
+        self.patched(cycles=10, name="runs/check-patched")
+        self.patched(cycles=50, name="runs/check-patched-c50")
+        self.nocvm(name="runs/check-patched-nocvm")
+        self.nocvm("baseline", name="runs/check-baseline-nocvm")
+        p = self.check_sh("--from", runs)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        lines = p.stdout.splitlines()
+        self.assertEqual(len(lines), 53)
+        self.assertTrue(all(l.startswith("PASS ") for l in lines), lines)
+        self.assertEqual(lines[-1].split()[1], "compare-baseline-patched")
+        # one bad run fails the whole check
+        shutil.rmtree(os.path.join(runs, "check-patched-c50"))
+        self.patched(cycles=50, name="runs/check-patched-c50",
+                     fig=dict(SYN_P_CONVSTAT, calls=9),
+                     guest=dict(SYN_P_GUEST, calls=9))
+        p = self.check_sh("--from", runs)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("FAIL patched-calls-flat (3 calls at 10 cycles, 9 calls "
+                      "at 50 cycles: the calls grow with the workload)",
+                      p.stdout)
+
+    def test_check_sh_missing_patched_kernel(self):
+        kb = os.path.join(self.tmp, "kbuild")
+        os.makedirs(os.path.join(kb, "baseline/arch/x86/boot"))
+        open(os.path.join(kb, "baseline/arch/x86/boot/bzImage"), "w").close()
+        cs = stub_convstat(self.tmp)
+        p = self.check_sh(env={"KBUILD": kb, "CONVSTAT": cs,
+                               "RESULTS": os.path.join(self.tmp, "res")})
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertEqual(p.stdout.splitlines(), [
+            "PASS harness-kernel (%s/baseline/arch/x86/boot/bzImage, %s)"
+            % (kb, cs),
+            "FAIL patched-kernel (missing %s/patched/arch/x86/boot/bzImage: "
+            "build it with 'make build-patched')" % kb])
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "res")),
+                         "nothing may boot")
+
+    def test_check_sh_refuses_run_options(self):
+        for opt in ("--cycles", "--variant", "--cvm", "--out"):
+            p = self.check_sh(opt, "x")
+            self.assertNotEqual(p.returncode, 0, opt)
+            self.assertIn("check.sh chooses %s" % opt, p.stderr)
+
+
 @unittest.skipUnless(os.access(REAL_CONVSTAT, os.X_OK),
                      "build/bin/convstat not built (make convstat)")
 class TestWithRealConvstat(unittest.TestCase):
@@ -572,6 +1013,31 @@ class TestWithRealConvstat(unittest.TestCase):
         self.assertIsNone(err)
         rows = analyze.parse_map(out)
         self.assertIn((0x10a00000, 1, "mixed"), rows)
+
+    def test_replay_agrees_with_convstat(self):
+        """log_facts() replays a log like convstat: same calls, mixed
+        regions at the end and at the peak."""
+        logs = (SYN_LOG, SYN_P_LOG,
+                SYN_P_LOG + "S 0x75600000 256 x+0x1/0x2\n",
+                "S 0x200000 256 a+0x1/0x2\nS 0x300000 256 a+0x1/0x2\n"
+                "S 0x400000 1 a+0x1/0x2\np 0x400000 1 a+0x1/0x2\n"
+                "P 0x400000 1 a+0x1/0x2\nS 0x5ff000 2 a+0x1/0x2\n"
+                "S 0x800000 8 a+0x1/0x2\nS 0x801000 8 a+0x1/0x2\n"
+                "P 0x800000 16 a+0x1/0x2\n")
+        for i, log in enumerate(logs):
+            p = os.path.join(self.tmp, "l%d.log" % i)
+            with open(p, "w") as fh:
+                fh.write(log)
+            out, err = analyze.run_convstat(REAL_CONVSTAT, p, "json")
+            self.assertIsNone(err)
+            fig = json.loads(out)
+            f = analyze.log_facts(analyze.read_records(p), E820)
+            self.assertEqual((f["calls"], len(f["mixed_end"]), f["mixed_peak"]),
+                             (fig["calls"], fig["mixed_2m_end"],
+                              fig["mixed_2m_peak"]), i)
+            out, err = analyze.run_convstat(REAL_CONVSTAT, p, "map")
+            mixed = {b for b, _, st in analyze.parse_map(out) if st == "mixed"}
+            self.assertEqual(f["mixed_end"], mixed, i)
 
 
 class TestReport(unittest.TestCase):
