@@ -133,7 +133,8 @@ make_branches() {
 	# branches still point where that run left them.
 	local stamp; stamp=$( (echo "$base_sha"; find "$ROOT/patches" "$ROOT/kernel/patches" \
 		-maxdepth 1 -name '*.patch' | sort | xargs -r cat) | sha256sum | cut -c1-32)
-	local heads; heads=$(tgit rev-parse "$BR_SERIES" "$BR_TEST_BASE" "$BR_TEST" 2>/dev/null | tr '\n' ' ')
+	local heads; heads=$(tgit rev-parse -q --verify "$BR_SERIES" 2>/dev/null; tgit rev-parse -q --verify "$BR_TEST_BASE" 2>/dev/null; tgit rev-parse -q --verify "$BR_TEST" 2>/dev/null) || true
+	heads=$(echo "$heads" | tr '\n' ' ')
 	if [ $FORCE -eq 0 ] && [ -f "$BUILD/branches.stamp" ] &&
 	   [ "$(cat "$BUILD/branches.stamp")" = "$stamp $heads" ] &&
 	   [ -e "$WORKTREES/$BR_TEST_BASE/.git" ] && [ -e "$WORKTREES/$BR_TEST/.git" ] &&
