@@ -241,7 +241,7 @@ while kill -0 "$QPID" 2>/dev/null; do
 	fi
 	if [ $((SECONDS - last_progress)) -ge "$EVERY" ]; then
 		last_progress=$SECONDS
-		st=$(grep -a -E '^(CHECK|HARNESS) ' "$OUT/console.log" | grep -v '^HARNESS DEVICE' | tail -n1 | tr -d '\r' | cut -c1-90)
+		st=$(grep -a -E '^(CHECK|HARNESS) ' "$OUT/console.log" | grep -v '^HARNESS DEVICE' | tail -n1 | tr -d '\r' | cut -c1-90 || true)
 		[ -n "$st" ] || st=$(tail -n1 "$OUT/console.log" | tr -d '\r' | cut -c1-90)
 		nrec=-
 		[ -f "$OUT/conv.log" ] && nrec=$(grep -c '^[SPsp] ' "$OUT/conv.log" || true)
