@@ -40,8 +40,9 @@ need_cmd bc bc
 [ -f /usr/include/libelf.h ] || die "libelf.h missing (Debian package libelf-dev): run 'make deps'"
 
 frags=("$SRC/kernel/configs/kvm_guest.config" "$ROOT/configs/guest.config")
+# the debug variant is the patched kernel plus configs/debug.config
+[ "$VARIANT" = debug ] && frags+=("$ROOT/configs/patched.config")
 [ -f "$ROOT/configs/$VARIANT.config" ] && frags+=("$ROOT/configs/$VARIANT.config")
-[ "$VARIANT" = debug ] && frags=("${frags[@]/$ROOT\/configs\/debug.config/}" "$ROOT/configs/patched.config" "$ROOT/configs/debug.config")
 
 export CCACHE_BASEDIR=$ROOT
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
