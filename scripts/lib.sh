@@ -94,6 +94,21 @@ tgit() {
 		git "${C[@]}" -c core.autocrlf=false -c advice.detachedHead=false "$@"
 }
 
+# worktree_at DIR REV: a worktree of the kernel tree at DIR, created on
+# first use, then detached at REV and clean (no am in progress, no
+# untracked files).
+worktree_at() {
+	local dir=$1 rev=$2
+	if [ ! -e "$dir/.git" ]; then
+		tgit worktree prune
+		rm -rf "$dir"
+		tgit worktree add -q -f --detach "$dir" "$rev" >/dev/null
+	fi
+	tgit -C "$dir" am --abort >/dev/null 2>&1 || true
+	tgit -C "$dir" checkout -q -f --detach "$rev"
+	tgit -C "$dir" clean -q -fdx
+}
+
 # The patches of a series directory, cover letter excluded, in order.
 series_patches() {
 	local dir=$1
@@ -104,6 +119,8 @@ series_patches() {
 
 # same_patches DIR1 DIR2: the *.patch files of both directories are identical
 same_patches() {
-	diff <(cd "$1" && ls *.patch 2>/dev/null) <(cd "$2" && ls *.patch 2>/dev/null) >/dev/null &&
-	(cd "$1" && for f in *.patch; do [ -e "$f" ] || continue; cmp -s "$f" "$2/$f" || exit 1; done)
+	local a b
+	a=$(cd "$1" && pwd) && b=$(cd "$2" && pwd) || return 1
+	diff <(cd "$a" && ls *.patch 2>/dev/null) <(cd "$b" && ls *.patch 2>/dev/null) >/dev/null &&
+	(cd "$a" && for f in *.patch; do [ -e "$f" ] || continue; cmp -s "$f" "$b/$f" || exit 1; done)
 }
