@@ -44,21 +44,23 @@ run_kunit() {
 	done
 	wait $pid; local rc=$?
 	record_time "kunit-$name" $((SECONDS - t0))
-	# kunit.py's own summary
-	sed -n '/Testing complete/,$p' "$out" | sed 's/\x1b\[[0-9;]*m//g' | head -n 5
+	# kunit.py's output without its colour codes, and its own summary
+	local plain=$BUILD/kunit/$name.txt
+	sed 's/\x1b\[[0-9;]*m//g' "$out" >"$plain"
+	sed -n '/Testing complete/,$p' "$plain" | head -n 5
 	local line p f s
-	line=$(sed 's/\x1b\[[0-9;]*m//g' "$out" | grep -m1 'Testing complete. Ran')
+	line=$(grep -m1 'Testing complete. Ran' "$plain")
 	p=$(echo "$line" | sed -n 's/.*passed: \([0-9]*\).*/\1/p'); p=${p:-0}
 	f=$(echo "$line" | sed -n 's/.*failed: \([0-9]*\).*/\1/p'); f=${f:-0}
 	s=$(echo "$line" | sed -n 's/.*skipped: \([0-9]*\).*/\1/p'); s=${s:-0}
 	local e; e=$(echo "$line" | sed -n 's/.*errors: \([0-9]*\).*/\1/p'); e=${e:-0}
 	f=$((f + e))
 	if [ -z "$line" ]; then
-		sed 's/\x1b\[[0-9;]*m//g' "$out" | tail -n 30
+		tail -n 30 "$plain"
 		echo "kunit $name: kunit.py did not complete (rc=$rc)"
 		f=$((f + 1))
 	elif [ "$name" = cvm ] && [ "$s" -gt 0 ]; then
-		sed 's/\x1b\[[0-9;]*m//g' "$out" | grep -i 'skip' | head -n 20
+		grep -i 'skip' "$plain" | head -n 20
 		echo "kunit $name: $s test(s) skipped on the emulated CVM: they must run"
 		f=$((f + s))
 	elif [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
@@ -72,11 +74,7 @@ run_kunit() {
 rc=0
 if [ "$WHAT" = series ] || [ "$WHAT" = all ]; then
 	wt=$WORKTREES/kunit-series
-	if [ ! -e "$wt/.git" ]; then
-		tgit worktree prune
-		tgit worktree add -q -f --detach "$wt" "$BR_SERIES" >/dev/null
-	fi
-	git -C "$wt" checkout -q -f --detach "$(tgit rev-parse "$BR_SERIES")"
+	worktree_at "$wt" "$(tgit rev-parse "$BR_SERIES")"
 	run_kunit series "$wt" "$ROOT/kunit/series.kunitconfig" || rc=1
 fi
 if [ "$WHAT" = cvm ] || [ "$WHAT" = all ]; then

@@ -37,15 +37,7 @@ NP=${#SERIES[@]}
 BASE_SHA=$(tgit rev-parse "$BR_BASE")
 
 # A scratch worktree at base, reused between runs.
-scratch_at_base() {
-	if [ ! -e "$GSRC/.git" ]; then
-		tgit worktree prune
-		tgit worktree add -q -f --detach "$GSRC" "$BASE_SHA" >/dev/null
-	fi
-	git -C "$GSRC" am --abort >/dev/null 2>&1 || true
-	git -C "$GSRC" checkout -q -f --detach "$BASE_SHA"
-	git -C "$GSRC" clean -q -fdx
-}
+scratch_at_base() { worktree_at "$GSRC" "$BASE_SHA"; }
 
 # am_series: apply the series in the scratch tree; on failure name the patch.
 am_series() {

@@ -10,14 +10,15 @@
 # side-by-side Markdown table (results/report.md) and a memory picture per
 # kernel.  Each kernel runs twice: --cycles N (default 10) and 50 nvme
 # unbind/bind cycles, to show whether conversions grow with the workload,
-# and once with swiotlb=1024 to force dynamic SWIOTLB growth.  Every output names the base version.
+# and once with swiotlb=1024 to force dynamic SWIOTLB growth.  Every
+# output names the base version.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 CYCLES=${CYCLES:-10}
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) sed -n '3,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	--cycles) CYCLES=$2; shift ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac

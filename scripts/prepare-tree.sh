@@ -126,6 +126,15 @@ unexported() {
 	rm -rf "$tmp"
 }
 
+# branch_heads: the commits of series, test-base and test-series (those that
+# exist), on one line
+branch_heads() {
+	local b
+	for b in "$BR_SERIES" "$BR_TEST_BASE" "$BR_TEST"; do
+		tgit rev-parse -q --verify "refs/heads/$b" || true
+	done | tr '\n' ' '
+}
+
 make_branches() {
 	[ -d "$TREE/.git" ] || die "no tree: run 'scripts/prepare-tree.sh base' first"
 	local base_sha; base_sha=$(tgit rev-parse "$BR_BASE")
@@ -133,8 +142,7 @@ make_branches() {
 	# branches still point where that run left them.
 	local stamp; stamp=$( (echo "$base_sha"; find "$ROOT/patches" "$ROOT/kernel/patches" \
 		-maxdepth 1 -name '*.patch' | sort | xargs -r cat) | sha256sum | cut -c1-32)
-	local heads; heads=$(tgit rev-parse -q --verify "$BR_SERIES" 2>/dev/null; tgit rev-parse -q --verify "$BR_TEST_BASE" 2>/dev/null; tgit rev-parse -q --verify "$BR_TEST" 2>/dev/null) || true
-	heads=$(echo "$heads" | tr '\n' ' ')
+	local heads; heads=$(branch_heads)
 	if [ $FORCE -eq 0 ] && [ -f "$BUILD/branches.stamp" ] &&
 	   [ "$(cat "$BUILD/branches.stamp")" = "$stamp $heads" ] &&
 	   [ -e "$WORKTREES/$BR_TEST_BASE/.git" ] && [ -e "$WORKTREES/$BR_TEST/.git" ] &&
@@ -147,21 +155,17 @@ make_branches() {
 	if [ $FORCE -eq 0 ] && [ -n "$(tgit status --porcelain --untracked-files=no)" ]; then
 		die "tree: uncommitted changes in ${TREE#$ROOT/}: commit (and 'make export') or 'make tree FORCE=1' to discard them"
 	fi
-	tgit worktree prune
 	mkdir -p "$WORKTREES"
 	local w
 	for w in "$BR_TEST_BASE" "$BR_TEST"; do
-		if [ ! -e "$WORKTREES/$w/.git" ]; then
-			rm -rf "${WORKTREES:?}/$w"
-			tgit worktree add -q -f --detach "$WORKTREES/$w" "$BR_BASE" >/dev/null
-		fi
+		# existing worktrees are reset by apply_dir, file by file
+		[ -e "$WORKTREES/$w/.git" ] || worktree_at "$WORKTREES/$w" "$BR_BASE"
 	done
 	apply_dir "$TREE" "$BR_SERIES" "$BR_BASE" "$ROOT/patches"
 	"$ROOT/scripts/export-series.sh" --set-description
 	apply_dir "$WORKTREES/$BR_TEST_BASE" "$BR_TEST_BASE" "$BR_BASE" "$ROOT/kernel/patches"
 	apply_dir "$WORKTREES/$BR_TEST" "$BR_TEST" "$BR_SERIES" "$ROOT/kernel/patches"
-	heads=$(tgit rev-parse "$BR_SERIES" "$BR_TEST_BASE" "$BR_TEST" | tr '\n' ' ')
-	echo "$stamp $heads" >"$BUILD/branches.stamp"
+	echo "$stamp $(branch_heads)" >"$BUILD/branches.stamp"
 	log "tree: worktrees $(ls "$WORKTREES" | tr '\n' ' ')(development happens on '$BR_SERIES' in ${TREE#$ROOT/})"
 }
 

@@ -51,10 +51,7 @@ else
 fi
 
 # 2. a one-patch series, committed on a scratch branch
-if [ ! -e "$WT/.git" ]; then
-	tgit worktree prune
-	tgit worktree add -q -f --detach "$WT" "$BR_BASE" >/dev/null
-fi
+worktree_at "$WT" "$BR_BASE"
 sg() { GIT_AUTHOR_NAME="Selftest Developer" GIT_AUTHOR_EMAIL="selftest@localhost" \
 	GIT_COMMITTER_NAME="Selftest Developer" GIT_COMMITTER_EMAIL="selftest@localhost" \
 	GIT_AUTHOR_DATE="$TOOL_DATE" GIT_COMMITTER_DATE="$TOOL_DATE" git -C "$WT" "$@"; }
