@@ -2,7 +2,8 @@
 # The harness workload, sourced by /init (busybox sh, POSIX).
 #
 # Parameters from /proc/cmdline (all optional):
-#   harness.mode=full|boot   boot: only print the counters (default full)
+#   harness.mode=full|boot|NAME  boot: only print the counters; NAME: the
+#                            workload of /harness/mode-NAME.sh (default full)
 #   harness.cycles=N         nvme unbind/bind cycles (default 10, 0 = none)
 #   harness.io_mb=N          MiB written and read back per I/O check (16)
 #   harness.net=1|0          the two-NIC network check (default 1)
@@ -43,6 +44,24 @@ harness_params() {
 }
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+# load_module NAME [PARAM=VALUE...]: insmod /harness/modules/NAME.ko (a
+# test-only module of kernel/modules/, see scripts/harness/modules.sh);
+# a CHECK line says whether it loaded
+load_module() {
+	_lm=$1
+	shift
+	if [ ! -f "/harness/modules/$_lm.ko" ]; then
+		check module "$_lm" FAIL reason=not-in-initramfs
+		return 1
+	fi
+	if _lm_err=$(insmod "/harness/modules/$_lm.ko" "$@" 2>&1); then
+		check module "$_lm" PASS
+		return 0
+	fi
+	check module "$_lm" FAIL "reason=$(echo "$_lm_err" | tr ' ' _ | cut -c1-80)"
+	return 1
+}
 
 # check KIND SUBJECT PASS|FAIL|SKIP [key=value...]
 check() {
@@ -351,12 +370,24 @@ harness_main() {
 	_kmsg0=$(dmesg | wc -l)
 	dmesg -n "$H_LOGLEVEL" 2>/dev/null
 	echo "HARNESS START uptime=$(uptime_s) id=$(cat /etc/harness-id 2>/dev/null) kernel=$(uname -r) mode=$H_MODE cycles=$H_CYCLES cpus=$(nproc)"
-	if [ "$H_MODE" != boot ]; then
+	case "$H_MODE" in
+	boot) ;;
+	full)
 		disks
 		net_check
 		rng_check
 		nvme_rebind
-	fi
+		;;
+	*)
+		# more workloads: /harness/mode-NAME.sh defines mode_NAME_main
+		if [ -r "/harness/mode-$H_MODE.sh" ]; then
+			. "/harness/mode-$H_MODE.sh"
+			"mode_${H_MODE}_main"
+		else
+			check mode "$H_MODE" FAIL reason=no-/harness/mode-$H_MODE.sh
+		fi
+		;;
+	esac
 	list_devices
 	sync
 	print_counters

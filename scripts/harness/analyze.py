@@ -206,8 +206,10 @@ def parse_map(text):
 
 
 def required_checks(mode, cycles, net=True):
-    """(kind, matcher, description) of the checks a full run must pass."""
-    if mode == "boot":
+    """(kind, matcher, description) of the checks a full run must pass.
+    Other workloads (mode-NAME.sh) define their own checks; they must
+    report at least one (see analyze())."""
+    if mode != "full":
         return []
     req = [("io", lambda c, k=k: c["fields"].get("disk") == k, "io %s" % k)
            for k in ("blk", "scsi", "nvme")]
@@ -314,6 +316,9 @@ def analyze(rundir, convstat=None, meta=None):
                 c["kind"], c["subject"],
                 " ".join("%s=%s" % kv for kv in c["fields"].items())))
     missing = []
+    if (con["started"] and con["done"] and mode not in ("full", "boot") and
+            not con["checks"]):
+        failures.append("workload '%s' reported no CHECK line" % mode)
     if con["started"] and con["done"]:
         for kind, match, desc in required_checks(mode, cycles):
             if not any(c["kind"] == kind and c["status"] == "PASS" and match(c)

@@ -18,7 +18,8 @@
 #   --smp N             vCPUs (default 2)
 #   --mem SIZE          guest RAM, QEMU syntax (default 2G)
 #   --cvm on|off        emulated CVM (cvm_emulate=on) or a plain VM (default on)
-#   --mode full|boot    guest workload; boot = counters only (default full)
+#   --mode M            guest workload: full (default), boot (counters only)
+#                       or NAME (scripts/guest/mode-NAME.sh)
 #   --io-mb N           MiB per I/O check (default 16)
 #   --extra-append STR  more kernel parameters
 #   --timeout S         kill QEMU after S seconds (default 420)
@@ -94,7 +95,13 @@ is_uint "$TIMEOUT" && [ "$TIMEOUT" -ge 1 ] || die "--timeout: not a positive num
 is_uint "$IO_MB" && [ "$IO_MB" -ge 1 ] && [ "$IO_MB" -le 16 ] || die "--io-mb: 1..16 (the disks are ${DISK_MB} MiB)"
 case "$MEM" in *[!0-9KMGTkmgt]*|'') die "--mem: QEMU size expected (e.g. 2G, 1536M): '$MEM'" ;; esac
 case "$CVM" in on|off) ;; *) die "--cvm: on or off, not '$CVM'" ;; esac
-case "$MODE" in full|boot) ;; *) die "--mode: full or boot, not '$MODE'" ;; esac
+case "$MODE" in
+full|boot) ;;
+*)
+	[[ "$MODE" =~ ^[a-z0-9_]+$ ]] && [ -f "$ROOT/scripts/guest/mode-$MODE.sh" ] ||
+		die "--mode: full, boot or NAME of scripts/guest/mode-NAME.sh, not '$MODE'"
+	;;
+esac
 case "$PLATFORM" in tcg|tdx|snp) ;; *) die "--platform: tcg, tdx or snp, not '$PLATFORM'" ;; esac
 case "$VARIANT" in ''|*[!A-Za-z0-9._-]*) die "--variant: letters, digits, . _ - only: '$VARIANT'" ;; esac
 
@@ -141,7 +148,7 @@ snp)
 	    -m "$MEM" -bios "$BIOS")
 	;;
 esac
-Q+=(-kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND"
+Q+=(-kernel "$KERNEL" -initrd "$OUT_ABS/initrd.cpio.gz" -append "$APPEND"
     -serial "file:$OUT_ABS/console.log"
     # virtio-blk
     -drive "file=$OUT_ABS/disk-blk.img,format=raw,if=none,id=dblk"
@@ -193,9 +200,22 @@ else
 	[ -f "$BIOS" ] || die "--platform $PLATFORM needs firmware: --bios PATH (OVMF with $PLATFORM support)"
 fi
 "$ROOT/scripts/harness/mkinitramfs.sh" --out "$INITRD"
+# The test-only guest modules (kernel/modules/), built for this kernel
+# when it comes from a build directory, go after the initramfs.
+KBDIR=$(cd "$(dirname "$KERNEL")/../../.." && pwd)
+MODCPIO=
+if ls "${MODSRC:-$ROOT/kernel/modules}"/*/Kbuild >/dev/null 2>&1; then
+	if [ -f "$KBDIR/Makefile" ] && [ -f "$KBDIR/.config" ]; then
+		MODCPIO=$KBDIR/harness-modules.cpio.gz
+		"$ROOT/scripts/harness/modules.sh" --out "$MODCPIO" "$KBDIR"
+	else
+		warn "run: $KERNEL has no build directory: booting without the guest modules"
+	fi
+fi
 
 mkdir -p "$OUT_ABS"
 OUT=$OUT_ABS
+cat "$INITRD" ${MODCPIO:+"$MODCPIO"} >"$OUT/initrd.cpio.gz"
 rm -f "$OUT"/{console.log,conv.log,conv.snapshot.log,convstat.json,map.txt,guest.json,summary.json,qemu.log,dmesg.txt,qemu-cmdline.txt}
 for d in blk scsi nvme; do
 	rm -f "$OUT/disk-$d.img"
