@@ -18,7 +18,7 @@ esac
 
 PKGS=(build-essential bc bison flex libelf-dev libssl-dev cpio kmod rsync
       xz-utils python3 git ccache sparse b4 busybox-static qemu-system-x86
-      perl gawk python3-ply python3-git)
+      perl gawk python3-ply python3-git fio)
 
 missing=()
 for p in "${PKGS[@]}"; do

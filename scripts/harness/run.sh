@@ -23,6 +23,8 @@
 #   --io-mb N           MiB per I/O check (default 16)
 #   --extra-append STR  more kernel parameters
 #   --timeout S         kill QEMU after S seconds (default 420)
+#   --initrd-extra F    append the initramfs archive F (e.g. fio and its
+#                       libraries for make bench; the default one stays small)
 #   --platform P        tcg (default): TCG + emulated CVM + conversion log;
 #                       tdx | snp: a real confidential guest under KVM
 #                       (UNTESTED on hardware, see Documentation/harness.md)
@@ -52,6 +54,7 @@ MODE=full
 IO_MB=16
 EXTRA=
 TIMEOUT=420
+INITRD_EXTRA=
 PLATFORM=tcg
 BIOS=/usr/share/ovmf/OVMF.fd
 CPU=
@@ -78,6 +81,7 @@ while [ $# -gt 0 ]; do
 	--io-mb) need_arg "$@"; IO_MB=$2; shift ;;
 	--extra-append) need_arg "$@"; EXTRA=$2; shift ;;
 	--timeout) need_arg "$@"; TIMEOUT=$2; shift ;;
+	--initrd-extra) need_arg "$@"; INITRD_EXTRA=$2; shift ;;
 	--platform) need_arg "$@"; PLATFORM=$2; shift ;;
 	--bios) need_arg "$@"; BIOS=$2; shift ;;
 	--cpu) need_arg "$@"; CPU=$2; shift ;;
@@ -199,6 +203,7 @@ else
 	[ -e /dev/kvm ] || die "--platform $PLATFORM needs KVM (/dev/kvm) on a TDX/SNP host"
 	[ -f "$BIOS" ] || die "--platform $PLATFORM needs firmware: --bios PATH (OVMF with $PLATFORM support)"
 fi
+[ -z "$INITRD_EXTRA" ] || [ -f "$INITRD_EXTRA" ] || die "--initrd-extra: no file '$INITRD_EXTRA'"
 "$ROOT/scripts/harness/mkinitramfs.sh" --out "$INITRD"
 # The test-only guest modules (kernel/modules/), built for this kernel
 # when it comes from a build directory, go after the initramfs.
@@ -215,7 +220,7 @@ fi
 
 mkdir -p "$OUT_ABS"
 OUT=$OUT_ABS
-cat "$INITRD" ${MODCPIO:+"$MODCPIO"} >"$OUT/initrd.cpio.gz"
+cat "$INITRD" ${MODCPIO:+"$MODCPIO"} ${INITRD_EXTRA:+"$INITRD_EXTRA"} >"$OUT/initrd.cpio.gz"
 rm -f "$OUT"/{console.log,conv.log,conv.snapshot.log,convstat.json,map.txt,guest.json,summary.json,qemu.log,dmesg.txt,qemu-cmdline.txt}
 for d in blk scsi nvme; do
 	rm -f "$OUT/disk-$d.img"
