@@ -10,7 +10,11 @@ Reads RUNDIR/console.log (guest output) and RUNDIR/conv.log (conversion
 records, Documentation/conversion-log.md), runs the analyzer
 (convstat --json / --map), parses the guest's CHECK and GUEST lines,
 cross-checks analyzer and guest counters, verifies the data patterns the
-guest wrote against the disk image files, and writes
+guest wrote against the disk image files, fails on any kernel splat in the
+console (lockdep, KASAN, DMA-API debug, sleeping in atomic context, WARN,
+BUG, Oops, panic; see find_splats(); --meta expect_splat=REGEX exempts the
+reports it matches, e.g. the WARN of an injected conversion failure), and
+writes
 
   convstat.json  the analyzer's figures for conv.log
   map.txt        convstat --map: state of every 2 MiB region touched
@@ -141,6 +145,87 @@ def parse_console(text):
                                   "fields": parse_kv(m.group(4))})
     res["tail"] = [l for l in lines if l.strip()][-15:]
     return res
+
+
+# -- kernel splats --------------------------------------------------------------
+
+# Lines that start a kernel report ("splat"): any of them fails a run.  Each
+# is (kind, regex); the first that matches names the splat.  Benign lines
+# (e.g. "loading out-of-tree module taints kernel.", "DMA-API: preallocated
+# 65536 debug entries") match none of them.
+SPLAT_PATTERNS = (
+    ("kasan", re.compile(r"BUG: KASAN: ")),
+    ("sleep-in-atomic", re.compile(
+        r"BUG: sleeping function called from invalid context|"
+        r"BUG: scheduling while atomic|BUG: Invalid wait context")),
+    ("lockdep", re.compile(
+        r"WARNING: (possible circular locking dependency|possible recursive "
+        r"locking|inconsistent lock state|suspicious RCU usage|possible irq "
+        r"lock inversion|bad unlock balance|held lock freed|lock held when "
+        r"returning to user space|nested lock was not taken|"
+        r"lockdep bug)|INFO: (possible irq lock inversion dependency|"
+        r"possible recursive locking|inconsistent lock state|trying to "
+        r"register non-static key)|BUG: (looking up invalid subclass|"
+        r"MAX_LOCKDEP_|key .* has not been registered|held lock freed)|"
+        r"DEBUG_LOCKS_WARN_ON")),
+    ("dma-api", re.compile(r"DMA-API: (?!preallocated \d+ debug entries|"
+                           r"debugging enabled by kernel config|"
+                           r"Debugging is disabled)")),
+    ("warn", re.compile(r"WARNING: CPU: \d+ PID: \d+ at |"
+                        r"WARNING: at |------------\[ cut here \]------------")),
+    ("bug", re.compile(r"\bBUG: |kernel BUG at |Oops: |"
+                       r"general protection fault|Unable to handle kernel")),
+    ("panic", re.compile(r"Kernel panic - not syncing")),
+)
+
+# The "[ cut here ]" line that precedes a WARNING/BUG is part of the same
+# report: it is only counted when no WARNING/BUG line follows within this
+# many lines.
+_SPLAT_CONTEXT = 6
+
+
+def find_splats(text, expected=None):
+    """Kernel reports in a console log: a list of {"kind", "line", "text",
+    "expected"}, one per report (the "[ cut here ]" line and the WARNING or
+    BUG that follows it count once; a line that appears both on the console
+    and in the KMSG dump of the workload counts once).  EXPECTED, a regex or
+    None, marks reports whose line or the lines just before and after it
+    match it (e.g. the WARN of an injected conversion failure): they are
+    listed with "expected": True and do not count as failures."""
+    exp = re.compile(expected) if expected else None
+    lines = text.replace("\r", "").split("\n")
+    body = [l[len("KMSG "):] if l.startswith("KMSG ") else l for l in lines]
+    out = []
+    seen = set()
+    skip_cut_until = -1
+    for i, line in enumerate(body):
+        for kind, rx in SPLAT_PATTERNS:
+            if not rx.search(line):
+                continue
+            if "cut here" in line:
+                nxt = body[i + 1:i + 1 + _SPLAT_CONTEXT]
+                if any(r.search(n) for n in nxt
+                       for k, r in SPLAT_PATTERNS if k != "warn" or
+                       "cut here" not in n):
+                    break       # the WARNING/BUG line itself counts
+            key = line.strip()
+            if key in seen:
+                break
+            seen.add(key)
+            # the report's own text: from its "[ cut here ]" line, if
+            # there is one just before, to the line itself
+            start = i
+            for j in range(i - 1, max(-1, i - 1 - _SPLAT_CONTEXT), -1):
+                if "cut here" in body[j]:
+                    start = j
+                    break
+                if any(r.search(body[j]) for _, r in SPLAT_PATTERNS):
+                    break
+            ctx = "\n".join(body[start:i + 1])
+            out.append({"kind": kind, "line": i + 1, "text": line.strip()[:200],
+                        "expected": bool(exp and exp.search(ctx))})
+            break
+    return out
 
 
 def guest_counter(guest, name):
@@ -277,12 +362,21 @@ def analyze(rundir, convstat=None, meta=None):
     cycles = int(meta.get("cycles") or 0)
 
     con_path = os.path.join(rundir, "console.log")
+    con_text = ""
     try:
         with open(con_path, errors="replace") as fh:
-            con = parse_console(fh.read())
+            con_text = fh.read()
+        con = parse_console(con_text)
     except OSError as e:
         con = parse_console("")
         failures.append("no console log: %s" % e)
+
+    # -- kernel splats: any lockdep/KASAN/DMA-API report, WARN, BUG, panic
+    splats = find_splats(con_text, meta.get("expect_splat") or None)
+    for sp in splats:
+        if not sp["expected"]:
+            failures.append("kernel splat (%s) at console line %d: %s" % (
+                sp["kind"], sp["line"], sp["text"]))
 
     # -- the run itself
     if str(meta.get("timed_out", "0")) == "1":
@@ -469,6 +563,8 @@ def analyze(rundir, convstat=None, meta=None):
         "map_regions": {s: sum(1 for r in map_rows if r[2] == s)
                         for s in ("private", "shared", "mixed")},
         "timing": timing,
+        "splats": [sp for sp in splats if not sp["expected"]],
+        "splats_expected": [sp for sp in splats if sp["expected"]],
         "qemu_rc": _f(meta, "qemu_rc"),
         "notes": notes,
         "failures": failures,
@@ -948,6 +1044,10 @@ def main(argv):
     elif s["crosscheck"]["ok"] is False:
         print("  cross-check: not possible (no guest counters)")
     print("  DMA-to-private detector: %s" % s["detector_dma_to_private"])
+    print("  kernel splats: %d%s" % (len(s["splats"]), (
+        " (+%d expected: %s)" % (len(s["splats_expected"]), "; ".join(
+            x["text"][:80] for x in s["splats_expected"][:3])))
+        if s["splats_expected"] else ""))
     n = lambda v: "-" if v is None else v
     print("  timing: boot %ss (guest uptime at HARNESS START), workload end "
           "%ss, wall %ss" % (n(t["boot_s"]), n(t["workload_end_uptime_s"]),

@@ -294,7 +294,8 @@ python3 "$ROOT/scripts/harness/analyze.py" "$OUT" \
 	--meta mem="$MEM" --meta append="$APPEND" --meta base_version="$base" \
 	--meta timeout="$TIMEOUT" --meta timed_out="$timed_out" \
 	--meta qemu_rc="$qrc" --meta wall_s="$wall" \
-	--meta host_start_s="$start_s" --meta host_done_s="$done_s"
+	--meta host_start_s="$start_s" --meta host_done_s="$done_s" \
+	--meta expect_splat="${HARNESS_EXPECT_SPLAT:-}"
 arc=$?
 set -e
 [ -f "$OUT/console.log" ] && grep -a '^KMSG ' "$OUT/console.log" | sed 's/^KMSG //' | tr -d '\r' >"$OUT/dmesg.txt" || true

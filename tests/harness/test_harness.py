@@ -1232,6 +1232,123 @@ class TestGuestScripts(unittest.TestCase):
                           "CHECK x y SKIP", "1 1 1"])
 
 
+# -- kernel splats (analyze.find_splats, always on) ------------------------------
+
+SPLAT_LOCKDEP = """\
+[   12.345678] ======================================================
+[   12.345679] WARNING: possible circular locking dependency detected
+[   12.345680] 6.12.117 #1 Not tainted
+[   12.345681] ------------------------------------------------------
+[   12.345682] kworker/0:1/15 is trying to acquire lock:
+[   12.345683] ffffffff82a0c0d8 (swiotlb_cc_lock){....}-{2:2}, at: swiotlb_cc_free+0x2a/0x120
+"""
+SPLAT_KASAN = """\
+[   13.000001] ==================================================================
+[   13.000002] BUG: KASAN: slab-use-after-free in swiotlb_cc_shrink_fn+0x8c/0x1f0
+[   13.000003] Read of size 8 at addr ffff888004f1a6c8 by task kworker/1:2/57
+"""
+SPLAT_SLEEP = """\
+[   14.100000] BUG: sleeping function called from invalid context at mm/vmalloc.c:2968
+[   14.100001] in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 0, name: swapper/1
+[   14.100002] preempt_count: 101, expected: 0
+"""
+SPLAT_DMA_API = """\
+[   15.200000] ------------[ cut here ]------------
+[   15.200001] DMA-API: nvme 0000:00:04.0: device driver frees DMA memory with wrong function [device address=0x0000000004f00000] [size=4096 bytes] [mapped as coherent] [unmapped as single]
+[   15.200002] WARNING: CPU: 1 PID: 88 at kernel/dma/debug.c:1023 check_unmap+0x5b1/0x9b0
+[   15.200003] Modules linked in: cvm_dma_stress(O)
+"""
+SPLAT_WARN = """\
+[   16.300000] ------------[ cut here ]------------
+[   16.300001] WARNING: CPU: 0 PID: 1 at kernel/dma/swiotlb_cc.c:431 __swiotlb_cc_free+0x1b4/0x1e0
+[   16.300002] Modules linked in:
+[   16.300003] CPU: 0 UID: 0 PID: 1 Comm: sh Not tainted 6.12.117 #1
+[   16.300004] RIP: 0010:__swiotlb_cc_free+0x1b4/0x1e0
+[   16.300005] Call Trace:
+[   16.300006]  <TASK>
+[   16.300007]  ? __warn+0x8c/0x180
+[   16.300008]  </TASK>
+[   16.300009] ---[ end trace 0000000000000000 ]---
+"""
+SPLAT_PANIC = """\
+[   17.400000] Kernel panic - not syncing: Fatal exception in interrupt
+[   17.400001] Kernel Offset: disabled
+"""
+BENIGN = """\
+[    0.512345] DMA-API: preallocated 65536 debug entries
+[    0.512346] DMA-API: debugging enabled by kernel config
+[   10.000000] cvm_dma_stress: loading out-of-tree module taints kernel.
+[   10.000001] software IO TLB: leaking 2048 KiB of shared memory that cannot be made private again
+[   10.000002] nvme nvme0: pci function 0000:00:04.0
+[   10.000003] CHECK stress alloc PASS warnings=0 bugs=0
+"""
+
+
+class TestSplats(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def kinds(self, text, expected=None):
+        return [(s["kind"], s["expected"])
+                for s in analyze.find_splats(text, expected)]
+
+    def test_each_kind(self):
+        for text, kind in ((SPLAT_LOCKDEP, "lockdep"), (SPLAT_KASAN, "kasan"),
+                           (SPLAT_SLEEP, "sleep-in-atomic"),
+                           (SPLAT_DMA_API, "dma-api"), (SPLAT_WARN, "warn"),
+                           (SPLAT_PANIC, "panic")):
+            with self.subTest(kind=kind):
+                k = self.kinds(BENIGN + text + BENIGN)
+                self.assertEqual(k[:1], [(kind, False)], k)
+                # one report is one splat (its WARNING line included)
+                if kind != "dma-api":
+                    self.assertEqual(len(k), 1, k)
+
+    def test_benign_lines(self):
+        self.assertEqual(analyze.find_splats(BENIGN), [])
+
+    def test_console_and_kmsg_count_once(self):
+        kmsg = "".join("KMSG " + l + "\n" for l in SPLAT_WARN.splitlines())
+        sp = analyze.find_splats(SPLAT_WARN + "HARNESS DONE\n" + kmsg)
+        self.assertEqual(len(sp), 1, sp)
+        # only in the KMSG dump (loglevel kept it off the console): found
+        self.assertEqual(len(analyze.find_splats(kmsg)), 1)
+
+    def test_lone_cut_here(self):
+        sp = analyze.find_splats("[    1.0] ------------[ cut here ]------------\n"
+                                 "[    1.1] something odd\n")
+        self.assertEqual([s["kind"] for s in sp], ["warn"])
+
+    def test_expected(self):
+        text = ("[    9.0] ------------[ cut here ]------------\n"
+                "[    9.1] CPA VMM failure to convert memory (addr=0000000012345678, numpages=512) to private: -5\n"
+                "[    9.2] WARNING: CPU: 0 PID: 40 at arch/x86/mm/pat/set_memory.c:2236 __set_memory_enc_pgtable+0x2a0/0x2f0\n")
+        self.assertEqual(self.kinds(text, "CPA VMM failure"), [("warn", True)])
+        self.assertEqual(self.kinds(text + SPLAT_KASAN, "CPA VMM failure"),
+                         [("warn", True), ("kasan", False)])
+
+    def test_splat_fails_the_run(self):
+        for text in (SPLAT_LOCKDEP, SPLAT_KASAN, SPLAT_SLEEP, SPLAT_DMA_API,
+                     SPLAT_WARN, SPLAT_PANIC):
+            tmp = tempfile.mkdtemp(dir=self.tmp)
+            checks = None
+            d, s = make_run(tmp)
+            self.assertTrue(s["ok"], s["failures"])
+            with open(os.path.join(d, "console.log"), "a") as fh:
+                fh.write(BENIGN + text)
+            s = analyze.analyze(d, stub_convstat(d), {})
+            self.assertFalse(s["ok"])
+            self.assertTrue(any(f.startswith("kernel splat (") for f in
+                                s["failures"]), s["failures"])
+            self.assertGreaterEqual(len(s["splats"]), 1)
+        # the good run has none
+        d, s = make_run(tempfile.mkdtemp(dir=self.tmp))
+        self.assertEqual(s["splats"], [])
+
+
 def main():
     loader = unittest.TestLoader()
     suite = loader.loadTestsFromModule(sys.modules[__name__])
