@@ -14,7 +14,7 @@ S := scripts
 
 .PHONY: all help deps tree export export-test kernels build-baseline \
 	build-patched build-debug convstat initramfs harness harness-swiotlb \
-	check-harness test-harness test-tooling kunit check gates gate-am \
+	check-harness test-harness test-tooling kunit kunit-mutants check gates gate-am \
 	gate-checkpatch gate-sparse gate-w1 gate-b4 clean \
 	distclean
 
@@ -65,6 +65,9 @@ harness-swiotlb: convstat ## the same with swiotlb=1024 (forces dynamic SWIOTLB 
 
 kunit: ## the series' KUnit suites with kunit.py: series alone, then on the emulated CVM
 	@kunit/run.sh all
+
+kunit-mutants: ## break covered code on purpose (kunit/mutants.sh); each mutant must fail a KUnit test
+	@kunit/mutants.sh
 
 check-harness: convstat ## boot baseline and patched (CVM and plain) and print the harness assertions
 	@$(S)/harness/check.sh

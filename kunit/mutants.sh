@@ -1,0 +1,141 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Mutation check of the KUnit suites: break the code they cover on purpose
+# and make sure at least one test notices.
+#
+# usage: kunit/mutants.sh [--help] [--list] [NAME...]
+#
+# For each mutation (all by default, or the NAMEs given): the scratch
+# worktree build/src/kunit-cvm is reset to series + kernel/patches (as
+# for 'kunit/run.sh cvm'), one exact piece of code is replaced, and
+# kunit.py runs the swiotlb_cc suites on the emulated CVM, with the build
+# directory of 'kunit/run.sh cvm' (so each mutant is an incremental build).
+# A mutant PASSes (is killed) only if at least one test fails; the failing
+# tests are printed.  A mutant that no test notices, or whose code no
+# longer matches (the mutation is stale), FAILs.  The worktree is reset
+# afterwards.  Takes a few minutes per mutant; not part of 'make check'.
+#
+#   --list   print the mutations and exit
+set -uo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+
+# name|file|description ; the code before and after is in mutate() below
+MUTANTS=(
+	"growth-rounding|kernel/dma/swiotlb_cc.c|blocking growth adds a chunk of the allocation's order, not at least 2 MiB"
+	"no-zeroing|kernel/dma/swiotlb_cc.c|allocations are not zeroed"
+	"dma-mask|kernel/dma/swiotlb_cc.c|an existing chunk is used whatever the device's DMA mask"
+	"pool-rounding|kernel/dma/swiotlb.c|SWIOTLB growth pools are not rounded to power-of-two multiples of 2 MiB"
+	"free-shared|kernel/dma/swiotlb_cc.c|a chunk that cannot be made private again is freed instead of leaked"
+	"atomic-grows|kernel/dma/swiotlb_cc.c|atomic callers grow the chunks themselves (and sleep)"
+)
+
+LIST=0
+SEL=()
+for a in "$@"; do
+	case "$a" in
+	-h|--help) sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--list) LIST=1 ;;
+	-*) die "unknown argument '$a' (see --help)" ;;
+	*) SEL+=("$a") ;;
+	esac
+done
+if [ $LIST -eq 1 ]; then
+	for m in "${MUTANTS[@]}"; do
+		IFS='|' read -r n f d <<<"$m"
+		printf '%-16s %-26s %s\n' "$n" "$f" "$d"
+	done
+	exit 0
+fi
+
+# mutate NAME FILE: apply the mutation to FILE; fails if the code is not there
+mutate() {
+	python3 - "$1" "$2" <<'PY'
+import sys
+name, path = sys.argv[1], sys.argv[2]
+M = {
+    "growth-rounding": (
+        "chunk = swiotlb_cc_new_chunk(max_t(unsigned int, order,\n"
+        "\t\t\t\t\t\t   SWIOTLB_CC_ORDER),",
+        "chunk = swiotlb_cc_new_chunk(order,"),
+    "no-zeroing": (
+        "memset(*cpu_addr, 0, PAGE_ALIGN(size));",
+        "/* mutant: not zeroed */"),
+    "dma-mask": (
+        "if (!phys_addr_ok || phys_addr_ok(dev, phys, size))\n\t\t\t\tgoto found;",
+        "goto found;"),
+    "pool-rounding": (
+        "\tif (granular) {\n\t\tminslabs = max_t(",
+        "\tif (0) {\n\t\tminslabs = max_t("),
+    "free-shared": (
+        "if (!swiotlb_cc_set_private(page_address(page), 1UL << order)) {",
+        "if (swiotlb_cc_set_private(page_address(page), 1UL << order) || 1) {"),
+    "atomic-grows": (
+        "bool blocking = gfpflags_allow_blocking(gfp);",
+        "bool blocking = true;"),
+}
+old, new = M[name]
+s = open(path).read()
+if s.count(old) != 1:
+    sys.exit("mutation %s: the code to change is not (exactly once) in %s" % (name, path))
+open(path, "w").write(s.replace(old, new))
+PY
+}
+
+WT=$WORKTREES/kunit-cvm
+BD=$BUILD/kunit/cvm
+LOGD=$BUILD/kunit/mutants
+mkdir -p "$BD" "$LOGD"
+exec 9>"$BUILD/kunit/.lock"
+flock -n 9 || die "another kunit run uses $BD (build/kunit/.lock)"
+
+# reset the worktree to series + kernel/patches
+reset_tree() {
+	worktree_at "$WT" "$(tgit rev-parse "$BR_SERIES")"
+	local tp
+	mapfile -t tp < <(series_patches "$ROOT/kernel/patches")
+	[ ${#tp[@]} -eq 0 ] || tgit -C "$WT" am -q "${tp[@]}" >/dev/null 2>&1 ||
+		die "kernel/patches do not apply on the series"
+}
+
+killed=0 survived=0 t_all=$SECONDS
+for m in "${MUTANTS[@]}"; do
+	IFS='|' read -r name file desc <<<"$m"
+	if [ ${#SEL[@]} -gt 0 ] && ! printf '%s\n' "${SEL[@]}" | grep -qx "$name"; then
+		continue
+	fi
+	reset_tree
+	if ! why=$(mutate "$name" "$WT/$file" 2>&1); then
+		echo "MUTANT $name: FAIL: $why"
+		survived=$((survived + 1))
+		continue
+	fi
+	log "mutant $name: $desc ($file); building and running"
+	t0=$SECONDS
+	out=$LOGD/$name.log
+	(cd "$WT" && CCACHE_BASEDIR=$ROOT ./tools/testing/kunit/kunit.py run \
+		--arch=x86_64 --kunitconfig="$ROOT/kunit/cvm.kunitconfig" \
+		--build_dir="$BD" --jobs="$JOBS" --make_options CC="ccache gcc" \
+		--timeout=600 --qemu_args="${KUNIT_QEMU_ARGS:--cpu max -m 4G -smp 2}" \
+		--kernel_args=cvm_emulate=on --kernel_args=swiotlb=1536 \
+		'swiotlb_cc*') >"$out" 2>&1
+	rc=$?
+	plain=$LOGD/$name.txt
+	sed 's/\x1b\[[0-9;]*m//g' "$out" >"$plain"
+	summary=$(grep -m1 'Testing complete. Ran' "$plain")
+	failed=$(grep -E '\[(FAILED|CRASHED)\] ' "$plain" | grep -v '====' |
+		sed -E 's/.*\[(FAILED|CRASHED)\] //' | sort -u | tr '\n' ',' | sed 's/,$//; s/,/, /g')
+	record_time "kunit-mutant-$name" $((SECONDS - t0))
+	if [ -n "$failed" ]; then
+		echo "MUTANT $name: PASS (killed; $desc): failing: $failed [$summary] ($((SECONDS - t0))s)"
+		killed=$((killed + 1))
+	elif grep -q 'Build Failed\|make.*Error' "$plain" || [ -z "$summary" ]; then
+		echo "MUTANT $name: FAIL: no test result (build or boot failed, rc=$rc), see ${out#$ROOT/}"
+		survived=$((survived + 1))
+	else
+		echo "MUTANT $name: FAIL (survived; $desc): no test failed [$summary] ($((SECONDS - t0))s)"
+		survived=$((survived + 1))
+	fi
+done
+reset_tree
+echo "mutants: $killed killed, $survived not killed ($((SECONDS - t_all))s)"
+[ $survived -eq 0 ] && [ $killed -gt 0 ]
