@@ -63,6 +63,9 @@ harness-swiotlb: convstat ## the same with swiotlb=1024 (forces dynamic SWIOTLB 
 	 $(S)/harness/run.sh --variant patched --swiotlb 1024 && \
 	 python3 $(S)/harness/report.py results/runs/baseline-swiotlb results/runs/patched-swiotlb
 
+bench: convstat ## guest and host cost, baseline vs patched (dma_alloc, dma_map_benchmark, fio, scale axes): results/bench/report.md (long; see scripts/bench/bench.sh --help)
+	@$(S)/bench/bench.sh $(BENCH_ARGS)
+
 kunit: ## the series' KUnit suites with kunit.py: series alone, then on the emulated CVM
 	@kunit/run.sh all
 
