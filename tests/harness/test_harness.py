@@ -1352,6 +1352,9 @@ class TestSplats(unittest.TestCase):
 def main():
     loader = unittest.TestLoader()
     suite = loader.loadTestsFromModule(sys.modules[__name__])
+    # make bench's offline tests (scripts/bench/), next to this file
+    sys.path.insert(0, HERE)
+    suite.addTests(loader.loadTestsFromModule(__import__("test_bench")))
     if len(sys.argv) > 1:
         suite = unittest.TestSuite(
             t for t in _flatten(suite) if any(a in t.id() for a in sys.argv[1:]))

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Offline tests of make bench (scripts/bench/, scripts/guest/mode-bench.sh):
+the report generator on synthetic run directories (targets, ratios, medians,
+SVG figures), the guest script's syntax, bench.sh's options.  Loaded by
+test_harness.py, so they run in tests/harness/run-tests.sh (make check).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+BENCH = os.path.join(ROOT, "scripts", "bench")
+GUEST = os.path.join(ROOT, "scripts", "guest")
+BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+
+
+def summary(variant, calls, peak, boot, ok=True, nslabs=65536, cc_peak=None):
+    g = {"swiotlb.io_tlb_nslabs": nslabs}
+    if cc_peak is not None:
+        g["swiotlb.cc_peak"] = cc_peak
+    return {"ok": ok, "variant": variant,
+            "convstat": {"calls": calls, "misaligned": calls, "mixed_2m_end": 1,
+                         "mixed_2m_peak": 2, "shared_bytes_end": peak,
+                         "shared_bytes_peak": peak},
+            "guest": g, "timing": {"boot_s": boot, "wall_s": 30.0},
+            "harness_id": "x"}
+
+
+def micro_console(ops4k, calls4k, map_us, bw, step_calls):
+    L = ["BENCH boot calls=3 to_shared=3 to_private=0 pages=1 shared_pages=1 cc_bytes=0 uptime=2.0"]
+    for s, c in step_calls.items():
+        L.append("BENCH step %s calls=%d to_shared=0 to_private=0 pages=0 shared_pages=1 cc_bytes=0 seconds=1.00" % (s, c))
+    for th in (1, 2):
+        L.append("BENCH dma_alloc size=4096 threads=%d ms=300 ops=%d fail=0 elapsed_ns=300000000 "
+                 "ops_per_s=%d ns_per_op=1000 calls=%d to_shared=0 to_private=0 pages=0"
+                 % (th, ops4k * 3 // 10, ops4k, calls4k))
+    L.append("BENCH dma_map threads=1 granule=1 seconds=2 map_us=%.1f map_sd_us=1.0 "
+             "unmap_us=%.1f unmap_sd_us=1.0 calls=0 to_shared=0 to_private=0 pages=0" % (map_us, map_us))
+    L.append("BENCH fio dev=vda kind=blk job=randread4k seconds=3 bw_kib=%d iops=%d calls=0 "
+             "to_shared=0 to_private=0 pages=0" % (bw, bw // 4))
+    L.append("BENCH end calls=%d after_boot=%d shared_pages=1 cc_bytes=0 uptime=50.0"
+             % (3 + sum(step_calls.values()), sum(step_calls.values())))
+    return "\n".join(L) + "\n"
+
+
+class TestBenchReport(unittest.TestCase):
+    def setUp(self):
+        self.d = tempfile.mkdtemp(prefix="bench-test-")
+        self.runs = os.path.join(self.d, "runs")
+        os.makedirs(self.runs)
+
+    def tearDown(self):
+        shutil.rmtree(self.d)
+
+    def mk(self, name, summ, console=""):
+        p = os.path.join(self.runs, name)
+        os.makedirs(p)
+        with open(os.path.join(p, "summary.json"), "w") as f:
+            json.dump(summ, f)
+        with open(os.path.join(p, "console.log"), "w") as f:
+            f.write(console)
+        return p
+
+    def report(self):
+        dirs = sorted(os.path.join(self.runs, n) for n in os.listdir(self.runs))
+        p = subprocess.run([sys.executable, os.path.join(BENCH, "report.py"),
+                            "--out", self.d] + dirs, capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(self.d, "report.json")) as f:
+            js = json.load(f)
+        with open(os.path.join(self.d, "report.md")) as f:
+            md = f.read()
+        return {t["target"]: t for t in js["targets"]}, md
+
+    def populate(self):
+        pool = 65536 * 2048
+        steps_b = {"io": 1, "rebind": 160, "dma_alloc": 2000, "fio": 0}
+        steps_p = {"io": 0, "rebind": 0, "dma_alloc": 0, "fio": 0}
+        # baseline medians: 1000 ops/s, map 10 us, 10000 KiB/s
+        for i, (ops, mu, bw) in enumerate(((900, 10.0, 9000), (1000, 10.0, 10000), (5000, 12.0, 11000)), 1):
+            self.mk("micro-r%d-baseline" % i, summary("baseline", 2200, pool + 3 * 2**20, 2.0),
+                    micro_console(ops, 2 * ops, mu, bw, steps_b))
+        for i, (ops, mu, bw) in enumerate(((30000, 10.0, 9900), (20000, 10.0, 10000), (10, 10.0, 10000)), 1):
+            self.mk("micro-r%d-patched" % i, summary("patched", 3, pool + 2 * 2**20, 2.0, cc_peak=300000),
+                    micro_console(ops, 0, mu, bw, steps_p))
+        self.mk("scale-default-baseline", summary("baseline", 185, pool + 800000, 2.0))
+        self.mk("scale-default-patched", summary("patched", 3, pool + 2 * 2**20 + 8192, 2.1))
+        self.mk("scale-cycles-100-baseline", summary("baseline", 1626, pool + 10**6, 2.0))
+        self.mk("scale-cycles-100-patched", summary("patched", 3, pool + 2 * 2**20, 2.0))
+        for i, (b, p) in enumerate(((2.0, 2.0), (2.2, 2.1), (1.0, 5.0)), 1):
+            self.mk("boot-r%d-baseline" % i, summary("baseline", 25, pool, b))
+            self.mk("boot-r%d-patched" % i, summary("patched", 3, pool, p))
+
+    def test_targets_and_medians(self):
+        self.populate()
+        T, md = self.report()
+        one = T["dma_alloc_coherent+free 4 KiB, 1 thread"]
+        # median 20000 / median 1000
+        self.assertEqual(one["ratio"], "20.0x")
+        self.assertTrue(one["met"].startswith("yes"))
+        self.assertEqual(T["conversion calls after boot, every workload step"]["met"], "yes")
+        self.assertEqual(T["total calls independent of cycles and I/O volume"]["met"], "yes")
+        m = T["streaming map+unmap throughput (dma_map_benchmark)"]
+        self.assertEqual(m["ratio"], "1.000 (worst)")
+        f = T["fio throughput (virtio-blk, nvme; direct)"]
+        self.assertEqual(f["ratio"], "1.000 (worst)")
+        sh = T["shared memory beyond the boot SWIOTLB pool, peak, 2 GiB, default workload"]
+        self.assertTrue(sh["met"].startswith("yes (2.008"), sh)
+        b = T["boot time (uptime at HARNESS START)"]
+        # medians 2.1 / 2.0
+        self.assertEqual(b["ratio"], "1.050")
+        self.assertEqual(b["met"], "no")
+        self.assertIn("Absolute times are not meaningful", md)
+        self.assertIn("| 100 | **ratio p/b** | 0.002 |", md)
+
+    def test_missed_targets(self):
+        pool = 65536 * 2048
+        self.mk("micro-r1-baseline", summary("baseline", 2200, pool, 2.0),
+                micro_console(1000, 2000, 10.0, 10000, {"io": 1, "dma_alloc": 2000}))
+        self.mk("micro-r1-patched", summary("patched", 7, pool + 10 * 2**20, 2.0),
+                micro_console(5000, 0, 20.0, 9000, {"io": 0, "dma_alloc": 4}))
+        T, md = self.report()
+        self.assertEqual(T["conversion calls after boot, every workload step"]["met"], "no")
+        self.assertIn("dma_alloc 4", T["conversion calls after boot, every workload step"]["measured"])
+        self.assertEqual(T["dma_alloc_coherent+free 4 KiB, 1 thread"]["met"], "no")
+        self.assertEqual(T["streaming map+unmap throughput (dma_map_benchmark)"]["met"], "no")
+        self.assertEqual(T["fio throughput (virtio-blk, nvme; direct)"]["ratio"], "0.900 (worst)")
+
+    def test_failed_runs_are_left_out(self):
+        self.populate()
+        shutil.rmtree(os.path.join(self.runs, "micro-r3-patched"))
+        self.mk("micro-r3-patched", summary("patched", 3, 0, 2.0, ok=False), "")
+        T, md = self.report()
+        self.assertIn("`micro-r3-patched`", md.split("## Targets")[0])
+        # median of 30000 and 20000 = 25000, baseline 1000
+        self.assertEqual(T["dma_alloc_coherent+free 4 KiB, 1 thread"]["ratio"], "25.0x")
+
+    def test_svgs(self):
+        self.populate()
+        self.report()
+        for n in ("bench-dma-alloc.svg", "bench-throughput.svg", "bench-scale.svg", "bench-boot.svg"):
+            root = ET.parse(os.path.join(self.d, n)).getroot()
+            self.assertTrue(root.tag.endswith("svg"), n)
+            rects = [e for e in root.iter() if e.tag.endswith("rect")]
+            self.assertGreater(len(rects), 1, n)
+
+    def test_unknown_run_name(self):
+        self.mk("whatever", summary("patched", 3, 0, 2.0))
+        p = subprocess.run([sys.executable, os.path.join(BENCH, "report.py"), "--out", self.d,
+                            os.path.join(self.runs, "whatever")], capture_output=True, text=True)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("cannot tell", p.stderr)
+
+
+class TestBenchScripts(unittest.TestCase):
+    def test_guest_script_syntax(self):
+        shells = [[BUSYBOX, "sh"]] + ([[shutil.which("dash")]] if shutil.which("dash") else [])
+        for sh in shells:
+            p = subprocess.run(sh + ["-n", os.path.join(GUEST, "mode-bench.sh")],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, "%s: %s" % (sh, p.stderr))
+
+    def test_bench_help_and_bad_axis(self):
+        b = os.path.join(BENCH, "bench.sh")
+        p = subprocess.run([b, "--help"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("--axis", p.stdout)
+        p = subprocess.run([b, "--axis", "nope"], capture_output=True, text=True)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("unknown axis", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
