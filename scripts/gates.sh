@@ -125,12 +125,15 @@ analysis() {
 		touch "$ANALYSIS/done"
 		return 0
 	fi
-	# Same config as the patched guest, minus the test-only platform.
-	if [ ! -f "$GOBJ/.config" ]; then
+	# Same config as the patched guest, minus the test-only platform, plus
+	# KUnit: the series' KUnit suites are touched files too, and they only
+	# compile with CONFIG_KUNIT (kunit/device.h, static stubs).
+	if [ ! -f "$GOBJ/.config" ] || ! grep -q '^CONFIG_KUNIT=y' "$GOBJ/.config"; then
 		log "gates: configuring ${GOBJ#$ROOT/}"
 		mkdir -p "$GOBJ"
 		make -C "$GSRC" O="$GOBJ" ARCH=x86_64 -s tinyconfig >/dev/null
-		grep -v CVM_EMULATE "$ROOT/configs/guest.config" >"$GB/gates.config"
+		{ grep -v CVM_EMULATE "$ROOT/configs/guest.config"
+		  printf 'CONFIG_KUNIT=y\nCONFIG_KUNIT_ALL_TESTS=y\n'; } >"$GB/gates.config"
 		(cd "$GSRC" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m -O "$GOBJ" "$GOBJ/.config" \
 			kernel/configs/kvm_guest.config "$GB/gates.config") >/dev/null
 		make -C "$GSRC" O="$GOBJ" ARCH=x86_64 -s olddefconfig >/dev/null
