@@ -95,13 +95,13 @@ if has_axis mem || has_axis smp || has_axis cycles; then
 fi
 if has_axis mem; then
 	for m in $MEMS; do
-		est=35; [ "$m" = 16G ] && est=90
+		est=35; [ "$m" = 16G ] && est=50
 		for v in baseline patched; do add "scale-mem-$m-$v $v $est --mem $m --timeout 1500"; done
 	done
 fi
 if has_axis smp; then
 	for s in $SMPS; do
-		est=35; [ "$s" -ge 8 ] && est=120
+		est=35; [ "$s" -ge 8 ] && est=60
 		for v in baseline patched; do add "scale-smp-$s-$v $v $est --smp $s --timeout 1200"; done
 	done
 fi
