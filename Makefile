@@ -75,6 +75,9 @@ kunit-mutants: ## break covered code on purpose (kunit/mutants.sh); each mutant 
 check-harness: convstat ## boot baseline and patched (CVM and plain) and print the harness assertions
 	@$(S)/harness/check.sh
 
+stress: convstat ## stress scenarios on the debug kernel (lockdep, KASAN, DMA-API debug, fault injection), full set
+	@$(S)/harness/stress.sh
+
 test-harness: ## offline harness tests (no kernel, no QEMU)
 	@tests/harness/run-tests.sh
 

@@ -5,7 +5,7 @@
 # usage: scripts/check.sh [--help] [--only STEP[,STEP...]] [--list]
 #
 # Steps: deps tree convstat tooling gates harness-unit build-baseline
-#        build-patched kunit harness
+#        build-patched kunit harness stress
 # Each step's output goes to build/check/STEP.log and is summarised; the run
 # ends with one line "N passed, N failed" over all test cases.  A step that
 # prints no count of its own counts as one test (its exit code).  deps and
@@ -13,7 +13,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ALL_STEPS=(deps tree convstat tooling gates harness-unit build-baseline build-patched kunit harness)
+ALL_STEPS=(deps tree convstat tooling gates harness-unit build-baseline build-patched kunit harness stress)
 STEPS=("${ALL_STEPS[@]}")
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -37,6 +37,7 @@ step_cmd() {
 	build-patched) echo "$ROOT/scripts/build-kernel.sh patched" ;;
 	kunit) echo "$ROOT/kunit/run.sh all" ;;
 	harness) echo "$ROOT/scripts/harness/check.sh" ;;
+	stress) echo "$ROOT/scripts/harness/stress.sh --reduced" ;;
 	*) die "unknown step '$1' (steps: ${ALL_STEPS[*]})" ;;
 	esac
 }

@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: GPL-2.0
+# Bad boot parameters (scripts/harness/stress.sh --scenario badinput),
+# sourced by workload.sh for harness.mode=badinput (busybox sh, POSIX).
+#
+# The host boots the debug kernel with malformed, negative, huge or empty
+# values of swiotlb_cc=, cc_conversion_align= and swiotlb=; the guest checks
+# that it booted with the default and said so:
+#   harness.expect_nslabs=N   SWIOTLB slabs of a boot without swiotlb=
+#   harness.expect_cc=BYTES   boot chunk of a boot without swiotlb_cc=
+#   harness.bad=KIND          malformed | negative | empty | overflow | huge
+# Expected: swiotlb_cc= and cc_conversion_align= always print a line naming
+# the parameter and keep the default (huge, a valid size beyond RAM: a
+# line naming it and a boot chunk no larger than asked).  swiotlb= is the
+# upstream parser, which ignores what it cannot read without a word: the
+# default must stay (malformed, negative, empty); a huge or overflowing
+# number must give the series' "adjusted A -> B slabs" line.
+# One CHECK badinput PARAM line each, with value=, message= (the kernel
+# line about it, or "none") and the effective setting; then one
+# data-checked I/O on virtio-blk: DMA still works.
+
+BI_NSLABS=
+BI_CC=
+BI_KIND=
+
+bi_params() {
+	for w in $(cat /proc/cmdline); do
+		case "$w" in
+		harness.expect_nslabs=*) BI_NSLABS=${w#*=} ;;
+		harness.expect_cc=*) BI_CC=${w#*=} ;;
+		harness.bad=*) BI_KIND=${w#*=} ;;
+		esac
+	done
+}
+
+# the value of parameter $1 on the command line (last one wins), or "unset"
+bi_value() {
+	_v=unset
+	for w in $(cat /proc/cmdline); do
+		case "$w" in
+		"$1") _v='(no-value)' ;;
+		"$1"=*) _v=${w#*=}; [ -n "$_v" ] || _v='(empty)' ;;
+		esac
+	done
+	echo "$_v" | cut -c1-40
+}
+
+# bi_msg REGEX: the first kernel line matching, as one word, or "none"
+bi_msg() {
+	_m=$(dmesg | grep -v -i 'command line' | grep -E "$1" | head -n1 | sed 's/^\[[ 0-9.]*\] //' | cut -c1-100)
+	[ -n "$_m" ] && echo "'$_m'" | tr ' ' _ || echo none
+}
+
+mode_badinput_main() {
+	bi_params
+	_d=/sys/kernel/debug
+
+	# swiotlb_cc=: the boot chunk of shared memory for DMA allocations
+	_v=$(bi_value swiotlb_cc)
+	_cc=$(cat $_d/swiotlb/cc_bytes 2>/dev/null || echo none)
+	_m=$(bi_msg 'swiotlb_cc')
+	_ok=0
+	if [ "$BI_KIND" = huge ]; then
+		[ "$_m" != none ] && _ok=1
+	else
+		[ "$_cc" = "${BI_CC:-x}" ] && [ "$_m" != none ] && _ok=1
+	fi
+	if [ $_ok = 1 ]; then
+		check badinput swiotlb_cc PASS "value=$_v" cc_bytes=$_cc default=$BI_CC "message=$_m"
+	else
+		check badinput swiotlb_cc FAIL "value=$_v" cc_bytes=$_cc default=$BI_CC "message=$_m"
+	fi
+
+	# cc_conversion_align=: the x86 policy
+	_v=$(bi_value cc_conversion_align)
+	_p=$(cat $_d/x86/cc_conversion/policy 2>/dev/null || echo none)
+	_m=$(bi_msg 'cc_conversion_align')
+	if [ "$_p" = strict ] && [ "$_m" != none ]; then
+		check badinput cc_conversion_align PASS "value=$_v" policy=$_p default=strict "message=$_m"
+	else
+		check badinput cc_conversion_align FAIL "value=$_v" policy=$_p default=strict "message=$_m"
+	fi
+
+	# swiotlb=: the size of the boot bounce pool (upstream parser; the
+	# series changes the sizing after it)
+	_v=$(bi_value swiotlb)
+	_n=$(cat $_d/swiotlb/io_tlb_nslabs 2>/dev/null || echo none)
+	_ok=0
+	case "$BI_KIND" in
+	huge|overflow)
+		_m=$(bi_msg 'software IO TLB: .*(adjusted [0-9]+ -> |Failed|No low mem)')
+		[ "$_m" != none ] && [ "$_n" != none ] && _ok=1
+		;;
+	*)
+		_m=$(bi_msg 'swiotlb=')
+		[ "$_n" = "${BI_NSLABS:-x}" ] && _ok=1
+		;;
+	esac
+	if [ $_ok = 1 ]; then
+		check badinput swiotlb PASS "value=$_v" nslabs=$_n default=$BI_NSLABS "message=$_m"
+	else
+		check badinput swiotlb FAIL "value=$_v" nslabs=$_n default=$BI_NSLABS "message=$_m"
+	fi
+
+	if _dev=$(wait_block 'vd*' "$H_WAIT"); then
+		io_check "$_dev" "$_dev" blk 0 1M
+	else
+		check io blk FAIL disk=blk reason=no-device
+	fi
+}

@@ -1,0 +1,441 @@
+# SPDX-License-Identifier: GPL-2.0
+# Stress scenarios of the debug kernel (scripts/harness/stress.sh), sourced
+# by workload.sh for harness.mode=stress (busybox sh, POSIX).
+#
+# Parameters from /proc/cmdline:
+#   harness.stress=NAME   rebind | swiotlb | alloc | pagefail | convfail
+#   harness.cycles=N      rebind: unbind/bind cycles of nvme and of virtio-net
+#   harness.stress_s=S    swiotlb, alloc, pagefail, convfail: seconds of load
+#   harness.stress_ops=N  alloc ...: operations bound per stress thread
+#   harness.fail_every=N  convfail: every Nth conversion fails (default 3)
+#   harness.fail_times=N  pagefail: injected page-allocation failures bound
+#
+# Every scenario ends with the same invariants (CHECK invariant ...):
+#   accounting  shared pages (emulated CVM bitmap) == SWIOTLB pool slabs +
+#               shared chunks (cc_bytes) + leaked (cc_leaked +
+#               io_tlb_leaked_bytes) + the non-RAM pages shared at boot
+#   ranges      (cvm_dma_stress scan) no partly shared 2 MiB region except
+#               the one holding the non-RAM pages below 1 MiB
+#   giveback    after every PCI device is unbound and idle pools are given
+#               back: shared pages == those at boot + leaked, to the page
+#   detector    DMA-to-private detector 0
+# and the I/O loops report CHECK io lines: every round's data compared;
+# an I/O error is counted (it reached the caller), a mismatch fails.
+
+ST_NAME=
+ST_S=20
+ST_OPS=100000
+ST_FAIL_EVERY=3
+ST_FAIL_TIMES=200
+DBG=/sys/kernel/debug
+CVM=$DBG/cvm_emulate
+TLB=$DBG/swiotlb
+
+st_params() {
+	for w in $(cat /proc/cmdline); do
+		case "$w" in
+		harness.stress=*) ST_NAME=${w#*=} ;;
+		harness.stress_s=*) ST_S=${w#*=} ;;
+		harness.stress_ops=*) ST_OPS=${w#*=} ;;
+		harness.fail_every=*) ST_FAIL_EVERY=${w#*=} ;;
+		harness.fail_times=*) ST_FAIL_TIMES=${w#*=} ;;
+		esac
+	done
+}
+
+rd() { cat "$1" 2>/dev/null || echo 0; }
+
+# counters into ST_* variables
+st_read() {
+	ST_SHARED=$(rd $CVM/shared_pages)
+	ST_NSLABS=$(rd $TLB/io_tlb_nslabs)
+	ST_CC=$(rd $TLB/cc_bytes)
+	ST_CCLEAK=$(rd $TLB/cc_leaked)
+	ST_TLBLEAK=$(rd $TLB/io_tlb_leaked_bytes)
+	ST_REFUSED=$(rd $CVM/refused)
+	ST_D2P=$(rd $CVM/dma_to_private)
+	ST_LEAKED_PAGES=$(((ST_CCLEAK + ST_TLBLEAK) / 4096))
+	ST_EXPECT=$((ST_NSLABS * 2048 / 4096 + ST_CC / 4096 + ST_LEAKED_PAGES + ST_NONRAM))
+}
+
+# size in bytes of a "mapped [mem A-B]" line of the kernel log matching $1
+mapped_bytes() {
+	_mb=$(dmesg | grep "$1" | grep -o 'mapped \[mem 0x[0-9a-f]*-0x[0-9a-f]*\]' | head -n1)
+	[ -n "$_mb" ] || { echo 0; return; }
+	_mb=${_mb#mapped ?mem }
+	_mb=${_mb%]}
+	# the SWIOTLB line prints the end exclusive, the chunk line inclusive
+	echo $(((${_mb#*-} - ${_mb%-*} + 1) / 4096 * 4096))
+}
+
+st_boot() {
+	st_params
+	ST_NONRAM=0
+	st_read
+	ST_SHARED0=$ST_SHARED
+	ST_NSLABS0=$ST_NSLABS
+	ST_BOOT_TLB=$(mapped_bytes 'software IO TLB: mapped \[mem .*MB)$')
+	ST_BOOT_CC=$(mapped_bytes 'for shared DMA allocations')
+	ST_NONRAM=$((ST_SHARED0 - ST_BOOT_TLB / 4096 - ST_BOOT_CC / 4096))
+	note "stress boot: shared_pages=$ST_SHARED0 boot_pool=$ST_BOOT_TLB boot_chunk=$ST_BOOT_CC nslabs=$ST_NSLABS0 cc_bytes=$ST_CC nonram_pages=$ST_NONRAM"
+	if [ "$ST_BOOT_TLB" -gt 0 ] && [ "$ST_NONRAM" -ge 0 ] && [ "$ST_NONRAM" -le 256 ] &&
+	   [ "$((ST_NSLABS0 * 2048))" -eq "$ST_BOOT_TLB" ] && [ "$ST_CC" -eq "$ST_BOOT_CC" ]; then
+		check invariant boot PASS shared_pages=$ST_SHARED0 boot_pool=$ST_BOOT_TLB boot_chunk=$ST_BOOT_CC nonram_pages=$ST_NONRAM
+	else
+		check invariant boot FAIL shared_pages=$ST_SHARED0 boot_pool=$ST_BOOT_TLB boot_chunk=$ST_BOOT_CC nslabs=$ST_NSLABS0 cc_bytes=$ST_CC nonram_pages=$ST_NONRAM
+	fi
+}
+
+# st_settle SECONDS: wait until the shared pages equal what the pools,
+# chunks and leaks account for (pools are converted before they are
+# linked and after they are unlinked); 0 if they do
+st_settle() {
+	_i=0
+	while [ $_i -lt $(($1 * 5)) ]; do
+		st_read
+		[ "$ST_SHARED" -eq "$ST_EXPECT" ] && return 0
+		usleep 200000
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+# invariants NAME: accounting + ranges + detector, now
+invariants() {
+	if st_settle 20; then
+		check invariant "$1-accounting" PASS shared_pages=$ST_SHARED pool_slabs=$ST_NSLABS cc_bytes=$ST_CC leaked_pages=$ST_LEAKED_PAGES nonram_pages=$ST_NONRAM
+	else
+		check invariant "$1-accounting" FAIL shared_pages=$ST_SHARED expected=$ST_EXPECT pool_slabs=$ST_NSLABS cc_bytes=$ST_CC cc_leaked=$ST_CCLEAK tlb_leaked=$ST_TLBLEAK nonram_pages=$ST_NONRAM
+	fi
+	_sc=$DBG/cvm_dma_stress/scan
+	if [ -r $_sc ]; then
+		_mr=$(awk '$1 == "mixed_regions" { print $2 }' $_sc)
+		_mp=$(awk '$1 == "mixed_region_pages" { print $2 }' $_sc)
+		_lo=$(awk '$1 == "shared_below_1m" { print $2 }' $_sc)
+		_list=$(awk '$1 == "mixed" { printf "%s:%s,", $2, $3 }' $_sc)
+		if [ "${_mr:-9}" -le 1 ] && [ "${_mp:--1}" -eq "${_lo:--2}" ] && [ "$_lo" -eq "$ST_NONRAM" ]; then
+			check invariant "$1-ranges" PASS mixed_regions=$_mr mixed_pages=$_mp below_1m=$_lo
+		else
+			check invariant "$1-ranges" FAIL mixed_regions=$_mr mixed_pages=$_mp below_1m=$_lo nonram_pages=$ST_NONRAM list=$_list
+		fi
+	else
+		check invariant "$1-ranges" FAIL reason=no-cvm_dma_stress-scan
+	fi
+	if [ "$ST_D2P" -eq 0 ]; then
+		check invariant "$1-detector" PASS dma_to_private=0
+	else
+		check invariant "$1-detector" FAIL dma_to_private=$ST_D2P
+	fi
+}
+
+# giveback: unbind every nvme and virtio-pci device, wait until the pools
+# are back to their boot size, compare the shared pages with boot + leaked
+giveback() {
+	_n=0
+	for _p in /sys/bus/pci/devices/*; do
+		_drv=$(readlink "$_p/driver" 2>/dev/null)
+		case "${_drv##*/}" in
+		nvme|virtio-pci)
+			echo "${_p##*/}" >"$_p/driver/unbind" && _n=$((_n + 1)) ;;
+		esac
+	done
+	_i=0
+	while [ $_i -lt 150 ]; do
+		st_read
+		[ "$ST_NSLABS" -eq "$ST_NSLABS0" ] && [ "$ST_CC" -eq "$ST_BOOT_CC" ] &&
+			[ "$ST_SHARED" -eq $((ST_SHARED0 + ST_LEAKED_PAGES)) ] && break
+		usleep 200000
+		_i=$((_i + 1))
+	done
+	_f="unbound=$_n shared_pages=$ST_SHARED boot=$ST_SHARED0 leaked_pages=$ST_LEAKED_PAGES pool_slabs=$ST_NSLABS/$ST_NSLABS0 cc_bytes=$ST_CC/$ST_BOOT_CC wait_s=$((_i / 5))"
+	if [ "$ST_SHARED" -eq $((ST_SHARED0 + ST_LEAKED_PAGES)) ] && [ "$ST_NSLABS" -eq "$ST_NSLABS0" ] &&
+	   [ "$ST_CC" -eq "$ST_BOOT_CC" ]; then
+		check invariant giveback PASS $_f
+	else
+		check invariant giveback FAIL $_f
+	fi
+	invariants end
+}
+
+# io_loop DEV KIND OFFSET_MB BS: write/read/compare rounds on DEV until
+# /tmp/stop exists; two alternating patterns so that a lost write shows.
+# Summary in /tmp/io.DEV: rounds bytes eio corrupt last_sha
+io_loop() {
+	_d=$1 _k=$2 _o=$3 _bs=$4
+	_r=0 _b=0 _e=0 _c=0 _last=- _lastpat=-
+	dd if=/dev/urandom of=/tmp/pa.$_d bs=1M count="$H_IO_MB" 2>/dev/null
+	dd if=/dev/urandom of=/tmp/pb.$_d bs=1M count="$H_IO_MB" 2>/dev/null
+	_sa=$(sha256sum </tmp/pa.$_d) _sb=$(sha256sum </tmp/pb.$_d)
+	_sa=${_sa%% *} _sb=${_sb%% *}
+	while [ ! -e /tmp/stop ]; do
+		if [ $((_r % 2)) -eq 0 ]; then _p=/tmp/pa.$_d _w=$_sa; else _p=/tmp/pb.$_d _w=$_sb; fi
+		_r=$((_r + 1))
+		if ! dd if=$_p of=/dev/$_d bs=$_bs seek=$((_o * 1048576)) \
+			oflag=direct,seek_bytes conv=notrunc,fsync 2>/dev/null; then
+			_e=$((_e + 1)) _last=-
+			continue
+		fi
+		if ! dd if=/dev/$_d of=/tmp/rd.$_d bs=64k skip=$((_o * 16)) \
+			count=$((H_IO_MB * 16)) iflag=direct 2>/dev/null; then
+			_e=$((_e + 1)) _last=-
+			continue
+		fi
+		_g=$(sha256sum </tmp/rd.$_d)
+		_g=${_g%% *}
+		_b=$((_b + H_IO_MB * 2097152))
+		if [ "$_g" = "$_w" ]; then
+			_last=$_w
+		else
+			_c=$((_c + 1)) _last=-
+		fi
+	done
+	echo "$_r $_b $_e $_c $_last" >/tmp/io.$_d
+}
+
+# io_start "KIND:DEV ..." BS: one loop per disk in the background
+io_start() {
+	rm -f /tmp/stop
+	ST_IO_PIDS=
+	ST_IO_DISKS=$1
+	for _e in $1; do
+		io_loop "${_e#*:}" "${_e%%:*}" 40 "$2" &
+		ST_IO_PIDS="$ST_IO_PIDS $!"
+	done
+}
+
+# io_stop: stop the loops, one CHECK io line per disk; an I/O error is
+# allowed only if $1 = eio-ok
+io_stop() {
+	touch /tmp/stop
+	for _p in $ST_IO_PIDS; do wait "$_p"; done
+	ST_IO_ROUNDS=0 ST_IO_BYTES=0 ST_IO_EIO=0 ST_IO_CORRUPT=0
+	for _e in $ST_IO_DISKS; do
+		_d=${_e#*:} _k=${_e%%:*}
+		set -- $(cat /tmp/io.$_d 2>/dev/null || echo 0 0 0 0 -)
+		ST_IO_ROUNDS=$((ST_IO_ROUNDS + $1)) ST_IO_BYTES=$((ST_IO_BYTES + $2))
+		ST_IO_EIO=$((ST_IO_EIO + $3)) ST_IO_CORRUPT=$((ST_IO_CORRUPT + $4))
+		_f="disk=$_k dev=$_d offset=$((40 * 1048576)) bytes=$((H_IO_MB * 1048576)) rounds=$1 io_bytes=$2 eio=$3 corrupt=$4"
+		[ "$5" != - ] && _f="$_f sha256=$5"
+		if [ "$1" -gt 0 ] && [ "$4" -eq 0 ] && [ "$5" != - ] &&
+		   { [ "$3" -eq 0 ] || [ "${ST_EIO_OK:-0}" = 1 ]; }; then
+			check io "$_d-stress" PASS $_f
+		else
+			check io "$_d-stress" FAIL $_f
+		fi
+	done
+}
+
+st_disks() {
+	_l=
+	for _spec in "blk:vd*" "scsi:sd*" "nvme:nvme*n1"; do
+		case " $1 " in *" ${_spec%%:*} "*) ;; *) continue ;; esac
+		_d=$(wait_block "${_spec#*:}" "$H_WAIT") && _l="$_l ${_spec%%:*}:$_d"
+	done
+	echo "$_l"
+}
+
+st_module() {
+	load_module cvm_dma_stress "$@"
+}
+
+stress_modparam() {
+	echo "$2" >/sys/module/cvm_dma_stress/parameters/$1
+}
+
+# stress_run: one run of the module, its result as CHECK stress SUBJECT
+stress_run() {
+	_subj=$1
+	echo 1 >$DBG/cvm_dma_stress/run
+	_res=$(tr '\n' ' ' <$DBG/cvm_dma_stress/run)
+	set -- $_res
+	_f=
+	_err=1
+	_allocs=0
+	while [ $# -ge 2 ]; do
+		_f="$_f $1=$2"
+		[ "$1" = errors ] && _err=$2
+		[ "$1" = allocs ] && _allocs=$2
+		shift 2
+	done
+	if [ "$_err" -eq 0 ] && [ "$_allocs" -gt 0 ]; then
+		check stress "$_subj" PASS $_f
+	else
+		check stress "$_subj" FAIL $_f
+	fi
+}
+
+# ---- scenarios ------------------------------------------------------------
+
+# nvme and virtio-net unbind/bind, alternating, with I/O on virtio-blk and
+# virtio-scsi
+sc_rebind() {
+	io_start "$(st_disks 'blk scsi')" 1M
+	_drv=/sys/bus/pci/drivers/nvme
+	_bdf=
+	for _x in $_drv/0000:*; do [ -e "$_x" ] && { _bdf=${_x##*/}; break; }; done
+	set -- $(virtio_nics)
+	_nic=${2:-$1}
+	_vdev=$(readlink /sys/class/net/$_nic/device)
+	_vdev=${_vdev##*/}
+	_vd=/sys/bus/virtio/drivers/virtio_net
+	_i=0 _n=0 _why=
+	_t0=$(uptime_s)
+	while [ $_i -lt "$H_CYCLES" ]; do
+		echo "$_bdf" >$_drv/unbind 2>/dev/null || { _why=nvme-unbind; break; }
+		echo "$_bdf" >$_drv/bind 2>/dev/null || { _why=nvme-bind; break; }
+		wait_block 'nvme*n1' "$H_WAIT" >/dev/null || { _why=no-namespace; break; }
+		_i=$((_i + 1))
+		echo "$_vdev" >$_vd/unbind 2>/dev/null || { _why=net-unbind; break; }
+		echo "$_vdev" >$_vd/bind 2>/dev/null || { _why=net-bind; break; }
+		_j=0
+		while [ ! -d /sys/bus/virtio/devices/$_vdev/net ] && [ $_j -lt 100 ]; do
+			usleep 100000
+			_j=$((_j + 1))
+		done
+		[ -d /sys/bus/virtio/devices/$_vdev/net ] || { _why=no-netdev; break; }
+		_n=$((_n + 1))
+	done
+	_t1=$(uptime_s)
+	io_stop
+	_f="nvme_cycles=$_i net_cycles=$_n of=$H_CYCLES bdf=$_bdf nic=$_vdev t0=$_t0 t1=$_t1 io_rounds=$ST_IO_ROUNDS io_bytes=$ST_IO_BYTES"
+	if [ -z "$_why" ] && [ $_i -eq "$H_CYCLES" ] && [ $_n -eq "$H_CYCLES" ]; then
+		check stress rebind PASS $_f
+	else
+		check stress rebind FAIL $_f reason=$_why
+	fi
+	# the rebound devices work: data-checked I/O on nvme, the NIC comes up
+	_d=$(wait_block 'nvme*n1' "$H_WAIT") && io_check "$_d-after-rebind" "$_d" nvme 8 1M
+	_nn=$(ls /sys/bus/virtio/devices/$_vdev/net 2>/dev/null)
+	if [ -n "$_nn" ] && ip link set "$_nn" up && wait_carrier "$_nn"; then
+		check net "$_nn-after-rebind" PASS nic=$_vdev
+	else
+		check net "$_nn-after-rebind" FAIL nic=$_vdev
+	fi
+	invariants load
+}
+
+# poll the SWIOTLB size while $1 seconds pass; ST_PEAK = largest nslabs
+poll_peak() {
+	ST_PEAK=$(rd $TLB/io_tlb_nslabs)
+	_t=0
+	while [ $_t -lt $(($1 * 5)) ]; do
+		_s=$(rd $TLB/io_tlb_nslabs)
+		[ "$_s" -gt "$ST_PEAK" ] && ST_PEAK=$_s
+		usleep 200000
+		_t=$((_t + 1))
+	done
+}
+
+# concurrent I/O on all disks with a small swiotlb=: pools grow, then
+# shrink back once idle
+sc_swiotlb() {
+	io_start "$(st_disks 'blk scsi nvme')" 4M
+	poll_peak "$ST_S"
+	io_stop
+	_g=$(rd $TLB/cc_grow)
+	# idle growth pools are given back: wait for the boot size
+	_i=0
+	while [ "$(rd $TLB/io_tlb_nslabs)" -ne "$ST_NSLABS0" ] && [ $_i -lt 100 ]; do
+		usleep 200000
+		_i=$((_i + 1))
+	done
+	_now=$(rd $TLB/io_tlb_nslabs)
+	_f="pool_slabs_boot=$ST_NSLABS0 pool_slabs_peak=$ST_PEAK pool_slabs_after=$_now grown_bytes=$(((ST_PEAK - ST_NSLABS0) * 2048)) shrink_wait_s=$((_i / 5)) io_rounds=$ST_IO_ROUNDS io_bytes=$ST_IO_BYTES"
+	if [ "$ST_PEAK" -gt "$ST_NSLABS0" ] && [ "$_now" -eq "$ST_NSLABS0" ]; then
+		check stress swiotlb-grow-shrink PASS $_f
+	else
+		check stress swiotlb-grow-shrink FAIL $_f
+	fi
+	invariants load
+}
+
+# the module from process and hard-IRQ context on every CPU
+sc_alloc() {
+	stress_modparam duration_ms $((ST_S * 1000))
+	stress_modparam max_ops "$ST_OPS"
+	stress_run alloc
+	invariants load
+}
+
+# page allocations of order >= 9 (pool growth, 2 MiB chunks) fail while
+# the disks (small swiotlb=) and the module load the pools
+sc_pagefail() {
+	_fa=$DBG/fail_page_alloc
+	if [ ! -d $_fa ]; then
+		check stress pagefail FAIL reason=no-fail_page_alloc
+		return
+	fi
+	echo 0 >$_fa/verbose
+	echo N >$_fa/ignore-gfp-wait
+	echo N >$_fa/ignore-gfp-highmem
+	echo 9 >$_fa/min-order
+	echo 1 >$_fa/interval
+	echo "$ST_FAIL_TIMES" >$_fa/times
+	echo 50 >$_fa/probability
+	ST_EIO_OK=1
+	io_start "$(st_disks 'blk scsi nvme')" 4M
+	stress_modparam duration_ms $((ST_S * 1000))
+	stress_modparam max_ops "$ST_OPS"
+	stress_modparam irq_us 2000
+	stress_run pagefail-alloc
+	io_stop
+	echo 0 >$_fa/probability
+	_left=$(cat $_fa/times)
+	_inj=$((ST_FAIL_TIMES - _left))
+	_f="injected=$_inj of=$ST_FAIL_TIMES io_rounds=$ST_IO_ROUNDS io_bytes=$ST_IO_BYTES io_eio=$ST_IO_EIO cc_grow=$(rd $TLB/cc_grow) pool_slabs=$(rd $TLB/io_tlb_nslabs)"
+	if [ "$_inj" -gt 0 ]; then
+		check stress pagefail PASS $_f
+	else
+		check stress pagefail FAIL $_f reason=nothing-injected
+	fi
+	invariants load
+}
+
+# every Nth conversion fails: to shared while the load makes the pools and
+# chunks grow, then to private while a second load runs and the idle pools
+# and chunks are given back (their memory is leaked on purpose)
+sc_convfail() {
+	ST_EIO_OK=1
+	_half=$(((ST_S + 1) / 2))
+	stress_modparam duration_ms $((_half * 1000))
+	stress_modparam max_ops "$ST_OPS"
+	_r0=$(rd $CVM/refused)
+	echo shared >$CVM/fail_dir
+	echo "$ST_FAIL_EVERY" >$CVM/fail_every
+	io_start "$(st_disks 'blk scsi nvme')" 4M
+	stress_run convfail-shared
+	_r1=$(rd $CVM/refused)
+	echo private >$CVM/fail_dir
+	echo "$ST_FAIL_EVERY" >$CVM/fail_every
+	stress_run convfail-private
+	io_stop
+	# idle growth pools and chunks are given back while the injector runs
+	_i=0
+	while [ $_i -lt 75 ]; do
+		[ "$(rd $TLB/io_tlb_nslabs)" -eq "$ST_NSLABS0" ] && [ "$(rd $TLB/cc_bytes)" -eq "$ST_BOOT_CC" ] && break
+		usleep 200000
+		_i=$((_i + 1))
+	done
+	usleep 1000000
+	_r2=$(rd $CVM/refused)
+	echo 0 >$CVM/fail_every
+	echo both >$CVM/fail_dir
+	st_read
+	_f="every=$ST_FAIL_EVERY refused_shared=$((_r1 - _r0)) refused_private=$((_r2 - _r1)) leaked_pages=$ST_LEAKED_PAGES cc_leaked=$ST_CCLEAK tlb_leaked=$ST_TLBLEAK io_rounds=$ST_IO_ROUNDS io_bytes=$ST_IO_BYTES io_eio=$ST_IO_EIO"
+	if [ $((_r1 - _r0)) -gt 0 ] && [ $((_r2 - _r1)) -gt 0 ]; then
+		check stress convfail PASS $_f
+	else
+		check stress convfail FAIL $_f reason=nothing-refused-in-a-direction
+	fi
+	invariants load
+}
+
+mode_stress_main() {
+	st_boot
+	st_module || return
+	case "$ST_NAME" in
+	rebind|swiotlb|alloc|pagefail|convfail) "sc_$ST_NAME" ;;
+	*) check stress "${ST_NAME:-none}" FAIL reason=unknown-scenario; return ;;
+	esac
+	giveback
+}

@@ -1,0 +1,279 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Stress scenarios on the debug kernel (lockdep, DEBUG_ATOMIC_SLEEP,
+# DMA_API_DEBUG, KASAN, fault injection): make stress (full), and the
+# "stress" step of make check (--reduced).
+#
+# usage: scripts/harness/stress.sh [--help] [--list] [--reduced]
+#                                  [--scenario NAME[,NAME...]] [--no-build]
+#                                  [--variant V] [--out DIR]
+#
+#   --reduced        the smaller set of make check (fewer cycles, shorter
+#                    loads, two bad-input boots instead of five)
+#   --scenario LIST  only these scenarios (see --list), in this order
+#   --no-build       do not (re)build the kernel first
+#   --variant V      kernel build/kbuild/V (default debug)
+#   --out DIR        run directories (default results/stress[-reduced])
+#
+# Scenarios (each one boot of scripts/harness/run.sh --mode stress, guest
+# side in scripts/guest/mode-stress.sh; bounded by time and count):
+#   rebind    nvme and virtio-net unbind/bind cycles, alternating, while
+#             data-checked I/O runs on virtio-blk and virtio-scsi
+#             (full 200 cycles each, reduced 20)
+#   swiotlb   swiotlb=1024 (2 MiB boot pool), data-checked I/O on all three
+#             disks at once: the pool grows, then shrinks back when idle
+#             (full 60 s, reduced 15 s)
+#   alloc     4 vCPUs, kernel/modules/cvm_dma_stress: coherent buffers of
+#             random size (1 B..4 MiB) from threads on every CPU and (up to
+#             64 KiB, GFP_ATOMIC) from an hrtimer in hard-IRQ context
+#             (full 60 s, reduced 15 s)
+#   pagefail  fail_page_alloc on allocations of order >= 9 (pool growth,
+#             shared chunks) while the disks (swiotlb=1024) and the module
+#             load the pools (full 40 s / 1000 failures, reduced 12 s / 200)
+#   convfail  the emulated CVM refuses every 3rd conversion: to shared
+#             while the load grows the pools, then to private while it
+#             runs again and idle pools are given back (leaked on purpose)
+#             (full 40 s, reduced 12 s)
+#   badinput  boots with malformed, negative, empty, overflowing and huge
+#             values of swiotlb_cc=, cc_conversion_align= and swiotlb=
+#             (scripts/guest/mode-badinput.sh; reduced: malformed and
+#             overflow)
+# After every scenario the guest checks the invariants (mode-stress.sh):
+# DMA-to-private detector 0, shared pages == pools + chunks + leaked +
+# non-RAM, no partly shared 2 MiB region but the non-RAM one, and after
+# unbinding every device and the give-back of idle pools, shared pages ==
+# boot + leaked, to the page.  Every run also fails on any kernel splat
+# (analyze.py; the WARN of an injected conversion failure is expected in
+# convfail) and on an unclean shutdown.
+#
+# Output: one line per scenario (per boot for badinput),
+# "PASS|FAIL stress-NAME (figures)", then "N passed, N failed".
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+ALL=(rebind swiotlb alloc pagefail convfail badinput)
+REDUCED=0
+BUILD_KERNEL=1
+VARIANT=debug
+OUTDIR=
+LIST=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
+	--list) printf '%s\n' "${ALL[@]}"; exit 0 ;;
+	--reduced) REDUCED=1 ;;
+	--no-build) BUILD_KERNEL=0 ;;
+	--scenario) [ $# -ge 2 ] || die "--scenario needs a list"; LIST=$2; shift ;;
+	--variant) [ $# -ge 2 ] || die "--variant needs a name"; VARIANT=$2; shift ;;
+	--out) [ $# -ge 2 ] || die "--out needs a directory"; OUTDIR=$2; shift ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+	shift
+done
+if [ -n "$LIST" ]; then
+	IFS=, read -r -a SC <<<"$LIST"
+	for s in "${SC[@]}"; do
+		case " ${ALL[*]} " in *" $s "*) ;; *) die "unknown scenario '$s' (see --list)" ;; esac
+	done
+else
+	SC=("${ALL[@]}")
+fi
+if [ $REDUCED -eq 1 ]; then
+	OUTDIR=${OUTDIR:-$RESULTS/stress-reduced}
+else
+	OUTDIR=${OUTDIR:-$RESULTS/stress}
+fi
+mkdir -p "$OUTDIR"
+# our own initramfs: concurrent runs of others must not race on the build
+export INITRD=$BUILD/stress/initramfs.cpio.gz
+mkdir -p "$BUILD/stress"
+STATS=harness.stats=/sys/kernel/debug/x86/cc_conversion
+
+T0=$SECONDS
+if [ $BUILD_KERNEL -eq 1 ]; then
+	t=$SECONDS
+	"$ROOT/scripts/build-kernel.sh" "$VARIANT" || { echo "FAIL stress-kernel (build-kernel.sh $VARIANT failed)"; echo "0 passed, 1 failed"; exit 1; }
+	log "stress: kernel $VARIANT ready in $((SECONDS - t))s"
+fi
+K=$KBUILD/$VARIANT/arch/x86/boot/bzImage
+[ -f "$K" ] || { echo "FAIL stress-kernel (no $K: make build-$VARIANT)"; echo "0 passed, 1 failed"; exit 1; }
+[ -x "${CONVSTAT:-$BIN/convstat}" ] || make -s -C "$ROOT/scripts/convstat" O="$BIN" >/dev/null ||
+	die "stress: convstat does not build"
+
+PASS=0
+FAIL=0
+
+# summarize NAME DIR RC KIND: the figures of one run, one PASS/FAIL line
+summarize() {
+	python3 - "$@" <<'EOF'
+import json, os, sys
+name, d, rc, kind = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+try:
+    s = json.load(open(os.path.join(d, "summary.json")))
+except (OSError, ValueError) as e:
+    print("FAIL stress-%s (no summary: %s)" % (name, e))
+    sys.exit(1)
+try:
+    con = open(os.path.join(d, "console.log"), errors="replace").read()
+except OSError:
+    con = ""
+det = s.get("checks_detail") or []
+by = {}
+for c in det:
+    by["%s %s" % (c["kind"], c["subject"])] = c
+g = s.get("guest") or {}
+f = lambda key, fld, dflt="-": (by.get(key) or {}).get("fields", {}).get(fld, dflt)
+need = {"stress": ["invariant boot", "invariant load-accounting",
+                   "invariant load-ranges", "invariant load-detector",
+                   "invariant giveback", "invariant end-accounting",
+                   "invariant end-ranges", "invariant end-detector"],
+        "badinput": ["badinput swiotlb_cc", "badinput cc_conversion_align",
+                     "badinput swiotlb"]}[kind]
+need += {"rebind": ["stress rebind", "io vda-stress", "io sda-stress"],
+         "swiotlb": ["stress swiotlb-grow-shrink", "io vda-stress",
+                     "io sda-stress", "io nvme0n1-stress"],
+         "alloc": ["stress alloc"],
+         "pagefail": ["stress pagefail", "stress pagefail-alloc",
+                      "io vda-stress", "io sda-stress", "io nvme0n1-stress"],
+         "convfail": ["stress convfail", "stress convfail-shared",
+                      "stress convfail-private", "io vda-stress",
+                      "io sda-stress", "io nvme0n1-stress"]}.get(name.split("-")[0], [])
+missing = [n for n in need if n not in by]
+failed = ["%s" % k for k, c in by.items() if c["status"] != "PASS"]
+clean = (s.get("done") and not s.get("timed_out") and s.get("qemu_rc") == 0
+         and "reboot: Power down" in con)
+io = [c for c in det if c["kind"] == "io" and c["subject"].endswith("-stress")]
+iob = sum(int(c["fields"].get("io_bytes", 0)) for c in io)
+ior = sum(int(c["fields"].get("rounds", 0)) for c in io)
+eio = sum(int(c["fields"].get("eio", 0)) for c in io)
+cor = sum(int(c["fields"].get("corrupt", 0)) for c in io)
+fig = []
+if kind == "badinput":
+    for p in ("swiotlb_cc", "cc_conversion_align", "swiotlb"):
+        c = by.get("badinput " + p)
+        if c:
+            x = c["fields"]
+            eff = x.get("cc_bytes", x.get("policy", x.get("nslabs")))
+            fig.append("%s=%s -> %s (default %s), message %s" % (
+                p, x.get("value"), eff, x.get("default"),
+                str(x.get("message"))[:70]))
+else:
+    st = by.get("stress " + name) or {}
+    sf = st.get("fields", {})
+    if name == "rebind":
+        fig.append("cycles nvme %s + virtio-net %s" % (sf.get("nvme_cycles"), sf.get("net_cycles")))
+    elif name == "swiotlb":
+        fig.append("pool slabs boot %s peak %s after %s (grew %s bytes, shrink %s s)" % (
+            sf.get("pool_slabs_boot"), sf.get("pool_slabs_peak"),
+            sf.get("pool_slabs_after"), sf.get("grown_bytes"), sf.get("shrink_wait_s")))
+    elif name == "pagefail":
+        fig.append("injected page-allocation failures %s of %s" % (sf.get("injected"), sf.get("of")))
+    elif name == "convfail":
+        fig.append("conversion every %s refused: to shared %s, to private %s" % (
+            sf.get("every"), sf.get("refused_shared"), sf.get("refused_private")))
+    for sub in ("alloc", "pagefail-alloc", "convfail-shared", "convfail-private"):
+        a = (by.get("stress " + sub) or {}).get("fields")
+        if a:
+            fig.append("%s: %s allocs %s B + %s hard-IRQ allocs %s B, no-memory %s/%s/%s (kernel/atomic/irq), errors %s, %s ms" % (
+                sub, a.get("allocs"), a.get("bytes"), a.get("irq_allocs"),
+                a.get("irq_bytes"), a.get("nomem_kernel"), a.get("nomem_atomic"),
+                a.get("nomem_irq"), a.get("errors"), a.get("ms")))
+    if io:
+        fig.append("io %d rounds %d B, eio %d, corrupt %d" % (ior, iob, eio, cor))
+    gb = (by.get("invariant giveback") or {}).get("fields", {})
+    fig.append("leaked %s pages; shared end %s = boot %s + leaked %s" % (
+        gb.get("leaked_pages"), gb.get("shared_pages"), gb.get("boot"),
+        gb.get("leaked_pages")))
+    fig.append("refused (platform) %s" % g.get("refused"))
+fig.append("dma_to_private %s" % s.get("detector_dma_to_private"))
+fig.append("splats %d%s" % (len(s.get("splats") or []),
+                            " (+%d expected)" % len(s["splats_expected"])
+                            if s.get("splats_expected") else ""))
+fig.append("shutdown %s" % ("clean" if clean else "NOT clean"))
+fig.append("wall %ss" % (s.get("timing") or {}).get("wall_s"))
+ok = rc == 0 and s.get("ok") and not missing and not failed and clean
+why = []
+if missing:
+    why.append("missing checks: " + ", ".join(missing))
+if failed:
+    why.append("failed checks: " + ", ".join(failed))
+why += (s.get("failures") or [])[:4]
+print("%s stress-%s (%s)%s" % ("PASS" if ok else "FAIL", name, "; ".join(fig),
+                               "" if ok else "\n    " + "\n    ".join(why)))
+sys.exit(0 if ok else 1)
+EOF
+}
+
+# one_run NAME KIND run.sh-options...
+one_run() {
+	local name=$1 kind=$2 rc t=$SECONDS
+	shift 2
+	log "stress: $name"
+	"$ROOT/scripts/harness/run.sh" --variant "$VARIANT" --label "stress-$name" \
+		--out "$OUTDIR/$name" --io-mb 8 "$@" 2>&1 | sed -u 's/^/    /' >&2
+	rc=${PIPESTATUS[0]}
+	if summarize "$name" "$OUTDIR/$name" "$rc" "$kind"; then
+		PASS=$((PASS + 1))
+	else
+		FAIL=$((FAIL + 1))
+	fi
+	log "stress: $name done in $((SECONDS - t))s"
+}
+
+if [ $REDUCED -eq 1 ]; then
+	CYC=20 S_IO=15 S_ALLOC=15 S_PF=12 PF_TIMES=200 S_CF=12
+	BAD=(malformed overflow)
+else
+	CYC=200 S_IO=60 S_ALLOC=60 S_PF=40 PF_TIMES=1000 S_CF=40
+	BAD=(malformed negative empty overflow huge)
+fi
+LONG=$(printf 'x%.0s' $(seq 1 300))
+bad_args() {
+	case $1 in
+	malformed) echo "swiotlb_cc=abc cc_conversion_align=bogus swiotlb=abc" ;;
+	negative) echo "swiotlb_cc=-1 cc_conversion_align=-1 swiotlb=-1" ;;
+	empty) echo "swiotlb_cc= cc_conversion_align= swiotlb=" ;;
+	overflow) echo "swiotlb_cc=18446744073709551616 cc_conversion_align=$LONG swiotlb=18446744073709551616" ;;
+	huge) echo "swiotlb_cc=64G cc_conversion_align=strictstrict swiotlb=33554432" ;;
+	esac
+}
+
+for s in "${SC[@]}"; do
+	case $s in
+	rebind)
+		one_run rebind stress --mode stress --cycles "$CYC" --timeout $((300 + CYC * 12)) \
+			--extra-append "harness.stress=rebind $STATS" ;;
+	swiotlb)
+		one_run swiotlb stress --mode stress --cycles 0 --swiotlb 1024 --timeout $((300 + S_IO * 3)) \
+			--extra-append "harness.stress=swiotlb harness.stress_s=$S_IO $STATS" ;;
+	alloc)
+		one_run alloc stress --mode stress --cycles 0 --smp 4 --timeout $((300 + S_ALLOC * 3)) \
+			--extra-append "harness.stress=alloc harness.stress_s=$S_ALLOC $STATS" ;;
+	pagefail)
+		one_run pagefail stress --mode stress --cycles 0 --swiotlb 1024 --timeout $((300 + S_PF * 3)) \
+			--extra-append "harness.stress=pagefail harness.stress_s=$S_PF harness.fail_times=$PF_TIMES $STATS" ;;
+	convfail)
+		HARNESS_EXPECT_SPLAT='CPA VMM failure to convert memory' \
+		one_run convfail stress --mode stress --cycles 0 --swiotlb 1024 --timeout $((300 + S_CF * 3)) \
+			--extra-append "harness.stress=convfail harness.stress_s=$S_CF harness.fail_every=3 $STATS" ;;
+	badinput)
+		# the defaults: from the alloc run (no swiotlb=, no swiotlb_cc=)
+		# of this invocation, else from a boot of our own
+		ref=$OUTDIR/alloc/guest.json
+		if [ ! -f "$ref" ] || [ "$ref" -ot "$K" ]; then
+			"$ROOT/scripts/harness/run.sh" --variant "$VARIANT" --label stress-defaults \
+				--out "$OUTDIR/defaults" --mode boot --cycles 0 --timeout 300 \
+				--extra-append "$STATS" 2>&1 | sed -u 's/^/    /' >&2
+			ref=$OUTDIR/defaults/guest.json
+		fi
+		read -r NS CC < <(python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); print(g.get("swiotlb.io_tlb_nslabs","none"), g.get("swiotlb.cc_bytes","none"))' "$ref" 2>/dev/null || echo none none)
+		for b in "${BAD[@]}"; do
+			one_run "badinput-$b" badinput --mode badinput --cycles 0 --timeout 300 \
+				--extra-append "harness.bad=$b harness.expect_nslabs=$NS harness.expect_cc=$CC $(bad_args "$b") $STATS"
+		done
+		;;
+	esac
+done
+log "stress: $((PASS + FAIL)) runs in $((SECONDS - T0))s"
+echo "$PASS passed, $FAIL failed"
+[ $FAIL -eq 0 ]
