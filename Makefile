@@ -15,7 +15,7 @@ S := scripts
 .PHONY: all help deps tree export export-test kernels build-baseline \
 	build-patched build-debug convstat initramfs harness harness-swiotlb \
 	check-harness test-harness test-tooling kunit kunit-mutants check gates gate-am \
-	gate-checkpatch gate-sparse gate-w1 gate-b4 clean \
+	gate-checkpatch gate-sparse gate-w1 gate-b4 gate-bisect clean \
 	distclean
 
 all: ## the main job: build both kernels, boot them, write the report in results/
@@ -84,7 +84,7 @@ test-harness: ## offline harness tests (no kernel, no QEMU)
 test-tooling: ## self-tests of the round trip and of every gate (good, empty, broken series)
 	@$(S)/test-tooling.sh
 
-gates: gate-am gate-checkpatch gate-sparse gate-w1 gate-b4 ## all quality gates of the series
+gates: gate-am gate-checkpatch gate-sparse gate-w1 gate-b4 gate-bisect ## all quality gates of the series
 
 gate-am: ## the series applies with git am on a fresh base
 	@$(S)/gates.sh am
@@ -100,6 +100,9 @@ gate-w1: ## a W=1 build of the touched objects adds no warning
 
 gate-b4: ## b4 --offline-mode am -m accepts the exported mbox
 	@$(S)/gates.sh b4
+
+gate-bisect: ## every patch builds on its own (touched objects, W=1, at each commit)
+	@$(S)/gates.sh bisect
 
 check: ## all tests: tooling, gates, KUnit, harness assertions; ends with "N passed, N failed"
 	@$(S)/check.sh

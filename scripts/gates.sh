@@ -11,6 +11,8 @@
 #               touches (base vs series, same config)
 #   w1          a W=1 build of the objects the series touches adds no warning
 #   b4          'b4 --offline-mode am -m' accepts the series as one mbox
+#   bisect      every patch builds on its own: at each commit, the .c files
+#               touched so far compile without error or W=1 warning
 #   all         all of the above
 #
 # Environment: PATCHES=DIR checks another series directory (default patches/).
@@ -22,9 +24,10 @@ set -euo pipefail
 PATCHES=${PATCHES:-$ROOT/patches}
 PATCHES=$(cd "$PATCHES" && pwd)
 GB=${GATES_DIR:-$BUILD/gates}
+mkdir -p "$GB"
+GB=$(cd "$GB" && pwd)
 GSRC=$GB/src
 GOBJ=$GB/obj
-mkdir -p "$GB"
 
 pass() { echo "GATE $1: PASS${2:+ ($2)}"; }
 fail() { echo "GATE $1: FAIL: $2"; exit 1; }
@@ -194,6 +197,60 @@ gate_build() {
 	pass "$g" "$nf touched file(s): $(tr '\n' ' ' <"$ANALYSIS/files")"
 }
 
+# Every patch builds on its own: at each commit of the series, the .c files
+# that the patches so far touch are compiled with W=1 (config: the gates
+# config plus every KUnit suite, re-synced at each commit), so a patch that
+# only builds with a later one is named.
+gate_bisect() {
+	[ "$NP" -gt 0 ] || { pass bisect "empty series"; return 0; }
+	scratch_at_base
+	local why
+	why=$(am_series) || fail bisect "series does not apply: $why"
+	local obj=$GB/bisect-obj cfg=$GB/bisect.config
+	mkdir -p "$obj"
+	if [ ! -f "$cfg" ] || [ "$ROOT/configs/guest.config" -nt "$cfg" ]; then
+		log "gates: bisect: configuring ${obj#$ROOT/}"
+		make -C "$GSRC" O="$obj" ARCH=x86_64 -s tinyconfig >/dev/null
+		{ grep -v CVM_EMULATE "$ROOT/configs/guest.config"
+		  printf 'CONFIG_KUNIT=y\nCONFIG_KUNIT_ALL_TESTS=y\n'; } >"$GB/bisect.frag"
+		(cd "$GSRC" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" \
+			kernel/configs/kvm_guest.config "$GB/bisect.frag") >/dev/null
+		make -C "$GSRC" O="$obj" ARCH=x86_64 -s olddefconfig >/dev/null
+		cp "$obj/.config" "$cfg"
+	fi
+	local -a commits
+	mapfile -t commits < <(git -C "$GSRC" rev-list --reverse "$BASE_SHA..HEAD")
+	local k=0 c f o t0=$SECONDS
+	local -a objs
+	for c in "${commits[@]}"; do
+		k=$((k + 1))
+		git -C "$GSRC" checkout -q -f --detach "$c"
+		# re-sync the config only where Kconfig changes: a new .config
+		# makes every step regenerate the prepared headers
+		if [ $k -eq 1 ] || git -C "$GSRC" diff --name-only "$c~1" "$c" | grep -q 'Kconfig'; then
+			cp "$cfg" "$obj/.config"
+			make -C "$GSRC" O="$obj" ARCH=x86_64 -s olddefconfig >/dev/null 2>&1 ||
+				fail bisect "$(basename "${SERIES[$((k - 1))]}"): olddefconfig failed"
+		fi
+		objs=()
+		while read -r f; do
+			[ -f "$GSRC/$f" ] && objs+=("${f%.c}.o")
+		done < <(cat "${SERIES[@]:0:$k}" | sed -n 's|^diff --git a/.* b/\(.*\.c\)$|\1|p' | sort -u)
+		[ ${#objs[@]} -gt 0 ] || continue
+		if ! make -C "$GSRC" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$JOBS" W=1 \
+			"${objs[@]}" >"$GB/bisect-$k.log" 2>&1; then
+			grep -m5 -E 'error:' "$GB/bisect-$k.log" || tail -5 "$GB/bisect-$k.log"
+			fail bisect "$(basename "${SERIES[$((k - 1))]}") does not build on its own (${#objs[@]} objects, log ${GB#$ROOT/}/bisect-$k.log)"
+		fi
+		if grep -q -E 'warning:' "$GB/bisect-$k.log"; then
+			grep -m5 -E 'warning:' "$GB/bisect-$k.log"
+			fail bisect "$(basename "${SERIES[$((k - 1))]}"): W=1 warnings at this patch"
+		fi
+		log "gates: bisect: $k/$NP ${#objs[@]} object(s) ok, $((SECONDS - t0))s"
+	done
+	pass bisect "$NP patches each build their touched objects on their own"
+}
+
 gate_b4() {
 	need_cmd b4 b4
 	[ "$NP" -gt 0 ] || { pass b4 "empty series"; return 0; }
@@ -242,12 +299,13 @@ sys.stdout.write("\n".join(out))
 [ $# -gt 0 ] || set -- all
 for g in "$@"; do
 	case $g in
-	-h|--help) sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	am) gate_am ;;
 	checkpatch) gate_checkpatch ;;
 	sparse|w1) gate_build "$g" ;;
 	b4) gate_b4 ;;
-	all) gate_am; gate_checkpatch; gate_build sparse; gate_build w1; gate_b4 ;;
+	bisect) gate_bisect ;;
+	all) gate_am; gate_checkpatch; gate_build sparse; gate_build w1; gate_b4; gate_bisect ;;
 	*) die "unknown gate '$g' (see --help)" ;;
 	esac
 done

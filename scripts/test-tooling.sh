@@ -89,13 +89,13 @@ BR_SERIES=selftest-rt OUT=$rt1 "$ROOT/scripts/export-series.sh" --quiet
 [ -n "$(series_patches "$one")" ] && same_patches "$one" "$rt1" && ok "roundtrip-one-patch" ||
 	bad roundtrip-one-patch "$(diff -r "$one" "$rt1" | head -5)"
 
-for g in am checkpatch sparse w1 b4; do
+for g in am checkpatch sparse w1 b4 bisect; do
 	expect_gate "one-patch-gate-$g" "$one" "$g" pass
 done
 
 # 3. empty series
 mkdir -p "$T/series/empty"
-for g in am checkpatch sparse w1 b4; do
+for g in am checkpatch sparse w1 b4 bisect; do
 	expect_gate "empty-gate-$g" "$T/series/empty" "$g" pass
 done
 
@@ -129,6 +129,36 @@ BR_SERIES=selftest-proto OUT=$pr "$ROOT/scripts/export-series.sh" --quiet
 p=$(series_patches "$pr")
 expect_gate broken-proto-sparse "$pr" sparse fail "$(basename "$p")"
 expect_gate broken-proto-w1 "$pr" w1 fail "$(basename "$p")"
+
+# 4d. patch 1 uses what only patch 2 defines: the tip builds, patch 1 not
+sg checkout -q -f -B selftest-bisect "$BR_BASE"
+sed -i 's/^\(static bool swiotlb_force_bounce;\)$/\1\nstatic int swiotlb_selftest_used = SWIOTLB_SELFTEST_N;/' "$WT/$f"
+grep -q swiotlb_selftest_used "$WT/$f" || bad selftest-setup "anchor 'static bool swiotlb_force_bounce;' not found in $f"
+printf '\nint swiotlb_selftest_get(void);\nint swiotlb_selftest_get(void)\n{\n\treturn swiotlb_selftest_used;\n}\n' >>"$WT/$f"
+sg commit -q -a -F - <<'MSG'
+swiotlb: use a constant defined by the next patch
+
+Deliberately broken for the tooling self-test: builds only with the
+next patch.
+
+Signed-off-by: Selftest Developer <selftest@localhost>
+MSG
+sed -i 's/^\(static bool swiotlb_force_bounce;\)$/#define SWIOTLB_SELFTEST_N 1\n\1/' "$WT/$f"
+sg commit -q -a -F - <<'MSG'
+swiotlb: define the constant the previous patch uses
+
+Deliberately broken for the tooling self-test.
+
+Signed-off-by: Selftest Developer <selftest@localhost>
+MSG
+sg config branch.selftest-bisect.description "selftest: a series that only builds at its tip
+
+Deliberately broken."
+bi=$T/series/bisect; mkdir -p "$bi"
+BR_SERIES=selftest-bisect OUT=$bi "$ROOT/scripts/export-series.sh" --quiet
+p=$(series_patches "$bi" | head -n1)
+expect_gate broken-order-w1-at-tip "$bi" w1 pass
+expect_gate broken-order-bisect "$bi" bisect fail "$(basename "$p")"
 
 sg checkout -q -f --detach "$BR_BASE"
 echo "tooling: $npass passed, $nfail failed"
