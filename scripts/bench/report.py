@@ -241,6 +241,8 @@ def analyse(runs):
     M["fio_calls"] = collect("fio", "calls")
     M["steps"] = {s: {v: [r["bench"]["steps"].get(s, {}).get("calls") for r in mic[v]]
                       for v in VARIANTS} for s in STEPS}
+    M["step_s"] = {s: {v: [r["bench"]["steps"].get(s, {}).get("seconds") for r in mic[v]]
+                       for v in VARIANTS} for s in STEPS}
     M["boot_calls"] = {v: [(r["bench"]["boot"] or {}).get("calls") for r in mic[v]] for v in VARIANTS}
     M["after_boot"] = {v: [(r["bench"]["end"] or {}).get("after_boot") for r in mic[v]] for v in VARIANTS}
     M["total_calls"] = {v: [r["summary"]["convstat"].get("calls") for r in mic[v]] for v in VARIANTS}
@@ -281,7 +283,21 @@ def scale_fig(r):
             "shared_peak_mib": mib(c.get("shared_bytes_peak")),
             "beyond_pool_mib": mib(c.get("shared_bytes_peak", 0) - pool) if c.get("shared_bytes_peak") is not None else None,
             "boot_s": s.get("timing", {}).get("boot_s"),
-            "wall_s": s.get("timing", {}).get("wall_s")}
+            "wall_s": s.get("timing", {}).get("wall_s"),
+            "rebind_s": rebind_per_cycle(s)}
+
+
+def rebind_per_cycle(s):
+    """guest seconds per nvme unbind/bind cycle (CHECK rebind t0/t1)"""
+    for c in s.get("checks_detail", []):
+        f = c.get("fields", {})
+        if c.get("kind") == "rebind" and c.get("status") == "PASS" and "t0" in f:
+            try:
+                n = int(f["cycles"])
+                return (float(f["t1"]) - float(f["t0"])) / n if n else None
+            except (KeyError, ValueError):
+                return None
+    return None
 
 
 def write(A, runs, out, base, machine):
@@ -477,6 +493,13 @@ def write(A, runs, out, base, machine):
         P("| boot SWIOTLB pool MiB | %s | %s |" % (
             reps_h([mib(x) for x in M["pool"]["baseline"]], 1), reps_h([mib(x) for x in M["pool"]["patched"]], 1)))
         P("| peak shared-chunk use (cc_peak) KiB | - | %s |" % reps_h([x / 1024 if x else x for x in M["cc_peak"]["patched"]], 0))
+        P("\nGuest time per step (median seconds; the dma_alloc, dma_map and fio "
+          "steps run for fixed times):\n")
+        P("| step | baseline s | patched s | ratio |")
+        P("|---|---:|---:|---:|")
+        for s_ in STEPS:
+            b_, p_ = med(M["step_s"][s_]["baseline"]), med(M["step_s"][s_]["patched"])
+            P("| %s | %s | %s | %s |" % (s_, fmt(b_), fmt(p_), fmt_ratio(ratio(p_, b_))))
         P("\nSteps: io = the harness I/O checks (3 disks, then in parallel), "
           "net = two NICs over the QEMU hub, rng, rebind = nvme unbind/bind cycles "
           "and an I/O check, modload = insmod cvm_dma_bench, dma_alloc = the "
@@ -516,28 +539,29 @@ def write(A, runs, out, base, machine):
         P("![scale ratios](bench-scale.svg)\n")
         for axis in axes:
             P("### %s\n" % AXIS_TITLE[axis])
-            P("| %s | kernel | calls | misaligned | mixed 2M end/peak | shared MiB end / peak | beyond pool MiB | boot s | wall s |" % axis)
-            P("|---|---|---:|---:|---|---|---:|---:|---:|")
+            P("| %s | kernel | calls | misaligned | mixed 2M end/peak | shared MiB end / peak | beyond pool MiB | boot s | rebind s/cycle | wall s |" % axis)
+            P("|---|---|---:|---:|---|---|---:|---:|---:|---:|")
             for val, d in S[axis]:
                 for v in VARIANTS:
                     if v not in d:
-                        P("| %s | %s | (no run) | | | | | | |" % (val, v))
+                        P("| %s | %s | (no run) | | | | | | | |" % (val, v))
                         continue
                     f = scale_fig(d[v])
-                    P("| %s | %s | %s | %s | %s / %s | %s / %s | %s | %s | %s |" % (
+                    P("| %s | %s | %s | %s | %s / %s | %s / %s | %s | %s | %s | %s |" % (
                         val, v, fmt(f["calls"]), fmt(f["misaligned"]), fmt(f["mixed_end"]),
                         fmt(f["mixed_peak"]), fmt(f["shared_end_mib"], 3), fmt(f["shared_peak_mib"], 3),
-                        fmt(f["beyond_pool_mib"], 3), fmt(f["boot_s"]), fmt(f["wall_s"], 1)))
+                        fmt(f["beyond_pool_mib"], 3), fmt(f["boot_s"]), fmt(f["rebind_s"], 3), fmt(f["wall_s"], 1)))
                 if "baseline" in d and "patched" in d:
                     fb, fp = scale_fig(d["baseline"]), scale_fig(d["patched"])
-                    P("| %s | **ratio p/b** | %s | %s | %s / %s | %s / %s | | %s | |" % (
+                    P("| %s | **ratio p/b** | %s | %s | %s / %s | %s / %s | | %s | %s | |" % (
                         val, fmt_ratio(ratio(fp["calls"], fb["calls"])),
                         fmt_ratio(ratio(fp["misaligned"], fb["misaligned"])),
                         fmt_ratio(ratio(fp["mixed_end"], fb["mixed_end"])),
                         fmt_ratio(ratio(fp["mixed_peak"], fb["mixed_peak"])),
                         fmt_ratio(ratio(fp["shared_end_mib"], fb["shared_end_mib"])),
                         fmt_ratio(ratio(fp["shared_peak_mib"], fb["shared_peak_mib"])),
-                        fmt_ratio(ratio(fp["boot_s"], fb["boot_s"]))))
+                        fmt_ratio(ratio(fp["boot_s"], fb["boot_s"])),
+                        fmt_ratio(ratio(fp["rebind_s"], fb["rebind_s"]))))
             P("")
     if A["boot"]["baseline"] or A["boot"]["patched"]:
         P("## Boot time (`--mode boot`, alternating)\n")

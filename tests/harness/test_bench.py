@@ -119,6 +119,7 @@ class TestBenchReport(unittest.TestCase):
         self.assertEqual(b["met"], "no")
         self.assertIn("Absolute times are not meaningful", md)
         self.assertIn("| 100 | **ratio p/b** | 0.002 |", md)
+        self.assertIn("rebind s/cycle", md)
 
     def test_missed_targets(self):
         pool = 65536 * 2048
