@@ -132,6 +132,8 @@ def fmt_ratio(x):
         return "%.0fx" % x
     if x >= 10:
         return "%.1fx" % x
+    if 0 < x < 0.01:
+        return "%.2g" % x
     return "%.3f" % x
 
 

@@ -118,7 +118,7 @@ class TestBenchReport(unittest.TestCase):
         self.assertEqual(b["ratio"], "1.050")
         self.assertEqual(b["met"], "no")
         self.assertIn("Absolute times are not meaningful", md)
-        self.assertIn("| 100 | **ratio p/b** | 0.002 |", md)
+        self.assertIn("| 100 | **ratio p/b** | 0.0018 |", md)
         self.assertIn("rebind s/cycle", md)
 
     def test_missed_targets(self):
