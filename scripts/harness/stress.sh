@@ -14,6 +14,9 @@
 #   --no-build       do not (re)build the kernel first
 #   --variant V      kernel build/kbuild/V (default debug)
 #   --out DIR        run directories (default results/stress[-reduced])
+#   --summarize NAME RUNDIR RC KIND
+#                    only print the line of one existing run directory
+#                    (KIND stress or badinput, RC the exit status of run.sh)
 #
 # Scenarios (each one boot of scripts/harness/run.sh --mode stress, guest
 # side in scripts/guest/mode-stress.sh; bounded by time and count):
@@ -50,58 +53,6 @@
 # "PASS|FAIL stress-NAME (figures)", then "N passed, N failed".
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
-
-ALL=(rebind swiotlb alloc pagefail convfail badinput)
-REDUCED=0
-BUILD_KERNEL=1
-VARIANT=debug
-OUTDIR=
-LIST=
-while [ $# -gt 0 ]; do
-	case "$1" in
-	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
-	--list) printf '%s\n' "${ALL[@]}"; exit 0 ;;
-	--reduced) REDUCED=1 ;;
-	--no-build) BUILD_KERNEL=0 ;;
-	--scenario) [ $# -ge 2 ] || die "--scenario needs a list"; LIST=$2; shift ;;
-	--variant) [ $# -ge 2 ] || die "--variant needs a name"; VARIANT=$2; shift ;;
-	--out) [ $# -ge 2 ] || die "--out needs a directory"; OUTDIR=$2; shift ;;
-	*) die "unknown argument '$1' (see --help)" ;;
-	esac
-	shift
-done
-if [ -n "$LIST" ]; then
-	IFS=, read -r -a SC <<<"$LIST"
-	for s in "${SC[@]}"; do
-		case " ${ALL[*]} " in *" $s "*) ;; *) die "unknown scenario '$s' (see --list)" ;; esac
-	done
-else
-	SC=("${ALL[@]}")
-fi
-if [ $REDUCED -eq 1 ]; then
-	OUTDIR=${OUTDIR:-$RESULTS/stress-reduced}
-else
-	OUTDIR=${OUTDIR:-$RESULTS/stress}
-fi
-mkdir -p "$OUTDIR"
-# our own initramfs: concurrent runs of others must not race on the build
-export INITRD=$BUILD/stress/initramfs.cpio.gz
-mkdir -p "$BUILD/stress"
-STATS=harness.stats=/sys/kernel/debug/x86/cc_conversion
-
-T0=$SECONDS
-if [ $BUILD_KERNEL -eq 1 ]; then
-	t=$SECONDS
-	"$ROOT/scripts/build-kernel.sh" "$VARIANT" || { echo "FAIL stress-kernel (build-kernel.sh $VARIANT failed)"; echo "0 passed, 1 failed"; exit 1; }
-	log "stress: kernel $VARIANT ready in $((SECONDS - t))s"
-fi
-K=$KBUILD/$VARIANT/arch/x86/boot/bzImage
-[ -f "$K" ] || { echo "FAIL stress-kernel (no $K: make build-$VARIANT)"; echo "0 passed, 1 failed"; exit 1; }
-[ -x "${CONVSTAT:-$BIN/convstat}" ] || make -s -C "$ROOT/scripts/convstat" O="$BIN" >/dev/null ||
-	die "stress: convstat does not build"
-
-PASS=0
-FAIL=0
 
 # summarize NAME DIR RC KIND: the figures of one run, one PASS/FAIL line
 summarize() {
@@ -153,12 +104,12 @@ if kind == "badinput":
         c = by.get("badinput " + p)
         if c:
             x = c["fields"]
-            eff = x.get("cc_bytes", x.get("policy", x.get("nslabs")))
+            eff = x.get("boot_chunk", x.get("policy", x.get("nslabs")))
             fig.append("%s=%s -> %s (default %s), message %s" % (
                 p, x.get("value"), eff, x.get("default"),
                 str(x.get("message"))[:70]))
 else:
-    st = by.get("stress " + name) or {}
+    st = by.get("stress " + name) or by.get("stress %s-grow-shrink" % name) or {}
     sf = st.get("fields", {})
     if name == "rebind":
         fig.append("cycles nvme %s + virtio-net %s" % (sf.get("nvme_cycles"), sf.get("net_cycles")))
@@ -203,6 +154,65 @@ print("%s stress-%s (%s)%s" % ("PASS" if ok else "FAIL", name, "; ".join(fig),
 sys.exit(0 if ok else 1)
 EOF
 }
+
+ALL=(rebind swiotlb alloc pagefail convfail badinput)
+REDUCED=0
+BUILD_KERNEL=1
+VARIANT=debug
+OUTDIR=
+LIST=
+SUMMARIZE=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
+	--list) printf '%s\n' "${ALL[@]}"; exit 0 ;;
+	--reduced) REDUCED=1 ;;
+	--no-build) BUILD_KERNEL=0 ;;
+	--scenario) [ $# -ge 2 ] || die "--scenario needs a list"; LIST=$2; shift ;;
+	--variant) [ $# -ge 2 ] || die "--variant needs a name"; VARIANT=$2; shift ;;
+	--out) [ $# -ge 2 ] || die "--out needs a directory"; OUTDIR=$2; shift ;;
+	--summarize) [ $# -eq 5 ] || die "--summarize NAME RUNDIR RC KIND"; SUMMARIZE=("$2" "$3" "$4" "$5"); shift 4 ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+	shift
+done
+if [ ${#SUMMARIZE[@]} -eq 4 ]; then
+	# the summary line of one existing run directory (tests)
+	summarize "${SUMMARIZE[@]}"
+	exit
+fi
+if [ -n "$LIST" ]; then
+	IFS=, read -r -a SC <<<"$LIST"
+	for s in "${SC[@]}"; do
+		case " ${ALL[*]} " in *" $s "*) ;; *) die "unknown scenario '$s' (see --list)" ;; esac
+	done
+else
+	SC=("${ALL[@]}")
+fi
+if [ $REDUCED -eq 1 ]; then
+	OUTDIR=${OUTDIR:-$RESULTS/stress-reduced}
+else
+	OUTDIR=${OUTDIR:-$RESULTS/stress}
+fi
+mkdir -p "$OUTDIR"
+# our own initramfs: concurrent runs of others must not race on the build
+export INITRD=$BUILD/stress/initramfs.cpio.gz
+mkdir -p "$BUILD/stress"
+STATS=harness.stats=/sys/kernel/debug/x86/cc_conversion
+
+T0=$SECONDS
+if [ $BUILD_KERNEL -eq 1 ]; then
+	t=$SECONDS
+	"$ROOT/scripts/build-kernel.sh" "$VARIANT" || { echo "FAIL stress-kernel (build-kernel.sh $VARIANT failed)"; echo "0 passed, 1 failed"; exit 1; }
+	log "stress: kernel $VARIANT ready in $((SECONDS - t))s"
+fi
+K=$KBUILD/$VARIANT/arch/x86/boot/bzImage
+[ -f "$K" ] || { echo "FAIL stress-kernel (no $K: make build-$VARIANT)"; echo "0 passed, 1 failed"; exit 1; }
+[ -x "${CONVSTAT:-$BIN/convstat}" ] || make -s -C "$ROOT/scripts/convstat" O="$BIN" >/dev/null ||
+	die "stress: convstat does not build"
+
+PASS=0
+FAIL=0
 
 # one_run NAME KIND run.sh-options...
 one_run() {

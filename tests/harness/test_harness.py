@@ -1349,6 +1349,104 @@ class TestSplats(unittest.TestCase):
         self.assertEqual(s["splats"], [])
 
 
+# -- stress.sh (no QEMU: its options and the summary of a run directory) -------
+
+STRESS = os.path.join(H, "stress.sh")
+
+
+def stress_run_dir(tmp, checks, splats="", result=None):
+    """A run directory as run.sh leaves it after a stress scenario."""
+    d = tempfile.mkdtemp(dir=tmp)
+    con = "\n".join(["[    0.0] Linux version 6.12.117",
+                     "HARNESS START uptime=9.0 mode=stress"] + checks +
+                    [splats, "HARNESS RESULT pass=1 fail=0 skip=0",
+                     "HARNESS DONE", "[   40.0] reboot: Power down"]) + "\n"
+    with open(os.path.join(d, "console.log"), "w") as fh:
+        fh.write(con)
+    s = analyze.analyze(d, None, {"platform": "tdx", "mode": "stress",
+                                  "qemu_rc": "0", "wall_s": "41.5"})
+    return d, s
+
+
+INV = ["CHECK invariant boot PASS shared_pages=1026",
+       "CHECK invariant load-accounting PASS shared_pages=1026",
+       "CHECK invariant load-ranges PASS mixed_regions=1",
+       "CHECK invariant load-detector PASS dma_to_private=0",
+       "CHECK invariant giveback PASS shared_pages=3074 boot=1026 leaked_pages=2048",
+       "CHECK invariant end-accounting PASS shared_pages=3074",
+       "CHECK invariant end-ranges PASS mixed_regions=1",
+       "CHECK invariant end-detector PASS dma_to_private=0"]
+
+
+class TestStress(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def summ(self, name, d, rc=0, kind="stress"):
+        return subprocess.run([STRESS, "--summarize", name, d, str(rc), kind],
+                              capture_output=True, text=True, timeout=60)
+
+    def test_options(self):
+        p = subprocess.run([STRESS, "--list"], capture_output=True, text=True)
+        self.assertEqual(p.stdout.split(), ["rebind", "swiotlb", "alloc",
+                                            "pagefail", "convfail", "badinput"])
+        p = subprocess.run([STRESS, "--scenario", "bogus", "--no-build"],
+                           capture_output=True, text=True)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("unknown scenario 'bogus'", p.stderr)
+        p = subprocess.run([STRESS, "--help"], capture_output=True, text=True)
+        self.assertIn("--reduced", p.stdout)
+
+    def test_summary_pass_and_figures(self):
+        d, s = stress_run_dir(self.tmp, INV + [
+            "CHECK stress convfail PASS every=3 refused_shared=3 refused_private=2",
+            "CHECK stress convfail-shared PASS allocs=10 bytes=100 errors=0",
+            "CHECK stress convfail-private PASS allocs=12 bytes=120 errors=0"] + [
+            "CHECK io %s-stress PASS disk=x rounds=2 io_bytes=100 eio=1 corrupt=0"
+            % d for d in ("vda", "sda", "nvme0n1")])
+        p = self.summ("convfail", d)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertTrue(p.stdout.startswith("PASS stress-convfail ("), p.stdout)
+        for f in ("to shared 3, to private 2", "leaked 2048 pages",
+                  "shared end 3074 = boot 1026 + leaked 2048", "splats 0",
+                  "shutdown clean", "eio 3, corrupt 0", "wall 41.5s"):
+            self.assertIn(f, p.stdout)
+
+    def test_summary_failures(self):
+        # a missing invariant, a splat, an unclean end, run.sh's status
+        d, s = stress_run_dir(self.tmp, INV[:-1] + ["CHECK stress alloc PASS allocs=5 errors=0"])
+        p = self.summ("alloc", d)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("missing checks: invariant end-detector", p.stdout)
+        d, s = stress_run_dir(self.tmp, INV + ["CHECK stress alloc PASS allocs=5 errors=0"],
+                              splats="[   30.0] BUG: KASAN: slab-out-of-bounds in x+0x1/0x2")
+        p = self.summ("alloc", d, rc=1)
+        self.assertTrue(p.stdout.startswith("FAIL stress-alloc"), p.stdout)
+        self.assertIn("splats 1", p.stdout)
+        d, s = stress_run_dir(self.tmp, INV + ["CHECK stress alloc PASS allocs=5 errors=0"])
+        self.assertEqual(self.summ("alloc", d).returncode, 0)
+        self.assertEqual(self.summ("alloc", d, rc=1).returncode, 1)
+        with open(os.path.join(d, "console.log")) as fh:
+            con = fh.read().replace("reboot: Power down", "")
+        with open(os.path.join(d, "console.log"), "w") as fh:
+            fh.write(con)
+        p = self.summ("alloc", d)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("shutdown NOT clean", p.stdout)
+
+    def test_guest_scripts(self):
+        for f in ("mode-stress.sh", "mode-badinput.sh"):
+            for sh in ([BUSYBOX, "sh", "-n"], ["dash", "-n"]):
+                if not shutil.which(sh[0]):
+                    continue
+                p = subprocess.run(sh + [os.path.join(GUEST, f)],
+                                   capture_output=True, text=True)
+                self.assertEqual(p.returncode, 0, "%s %s: %s" % (sh, f, p.stderr))
+
+
 def main():
     loader = unittest.TestLoader()
     suite = loader.loadTestsFromModule(sys.modules[__name__])
