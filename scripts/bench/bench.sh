@@ -138,6 +138,8 @@ if [ $REPORT_ONLY -eq 0 ]; then
 		echo "qemu $(qemu-system-x86_64 --version | head -n1)"
 		echo "base $(cat "$BUILD/base-version" 2>/dev/null)"
 		echo "axes $AXES quick=$QUICK boot_reps=$BOOT_REPS micro_reps=$MICRO_REPS"
+		# which trees the kernels were built from (configure stamp: config hash-HEAD)
+		echo "kernels baseline $(cut -d- -f2 "$KBUILD/baseline/.cfgstamp" 2>/dev/null | cut -c1-12) (test-base), patched $(cut -d- -f2 "$KBUILD/patched/.cfgstamp" 2>/dev/null | cut -c1-12) (test-series)"
 	} >"$OUTD/machine.txt"
 	if has_axis micro || has_axis cc; then
 		# test-only module + tools archive, for the micro runs only

@@ -94,6 +94,15 @@ def load(rundir):
         run.update(kind=m.group(1), rep=int(m.group(2)), variant=m.group(3))
     else:
         run.update(kind="scale", axis=m.group(4), value=m.group(5), variant=m.group(6))
+    run["build"] = None
+    cp = os.path.join(rundir, "console.log")
+    if os.path.exists(cp):
+        with open(cp, errors="replace") as f:
+            for line in f:
+                m2 = re.search(r"Linux version (\S+) .*?(#\d+ .*)$", line)
+                if m2:
+                    run["build"] = "%s %s" % (m2.group(1), m2.group(2).strip())
+                    break
     sp = os.path.join(rundir, "summary.json")
     run["summary"] = json.load(open(sp)) if os.path.exists(sp) else {}
     run["ok"] = bool(run["summary"].get("ok"))
@@ -340,6 +349,15 @@ def write(A, runs, out, base, machine):
       "both alike, and with repetitions the median of each kernel is taken "
       "before the ratio.  Conversion counts are exact (from the guest's "
       "counters and the host-side log) and do not depend on timing.\n")
+    for v in VARIANTS:
+        builds = sorted({r["build"] for r in runs if r["variant"] == v and r["build"]})
+        if builds:
+            P("%s kernel: %s%s  " % (v.capitalize(), "; ".join("`%s`" % b for b in builds),
+                                   "  **(more than one build: the runs mix kernels)**" if len(builds) > 1 else ""))
+    if machine.get("kernels"):
+        P("Trees: %s.\n" % machine["kernels"])
+    else:
+        P("")
     if A["failed"]:
         P("Runs that failed (left out of every figure): %s\n" % ", ".join("`%s`" % n for n in A["failed"]))
     # ---- targets ---------------------------------------------------------
