@@ -587,6 +587,7 @@ def write(A, runs, out, base, machine):
           "log (`convstat`); \"beyond pool\" is the peak shared memory minus "
           "the boot SWIOTLB pool; boot is the guest uptime at `HARNESS START`.\n")
         P("![scale ratios](bench-scale.svg)\n")
+        P("![scale memory ratios](bench-scale-memory.svg)\n")
         for axis in axes:
             P("### %s\n" % AXIS_TITLE[axis])
             P("| %s | kernel | calls | misaligned | mixed 2M end/peak | shared MiB end / peak | beyond pool MiB | boot s | rebind s/cycle | wall s |" % axis)
@@ -690,6 +691,18 @@ def figures(A, out):
                 brows.append(("boot, %s=%s" % (axis, val), ratio(fp["boot_s"], fb["boot_s"])))
     if A["boot"]["baseline"] and A["boot"]["patched"]:
         brows.append(("boot, boot-only runs (median)", ratio(med(A["boot"]["patched"]), med(A["boot"]["baseline"]))))
+    mrows = []
+    for axis in ("mem", "smp", "cycles"):
+        for val, d in S.get(axis, []):
+            if "baseline" in d and "patched" in d:
+                fb, fp = scale_fig(d["baseline"]), scale_fig(d["patched"])
+                mrows.append(("mixed 2M peak, %s=%s" % (axis, val), ratio(fp["mixed_peak"], fb["mixed_peak"])))
+                mrows.append(("shared peak, %s=%s" % (axis, val), ratio(fp["shared_peak_mib"], fb["shared_peak_mib"])))
+    if mrows:
+        svg_bars(os.path.join(out, "bench-scale-memory.svg"),
+                 "Mixed 2 MiB regions and shared memory along each axis, patched / baseline",
+                 mrows, refs=[(1.0, "", "#888")],
+                 note="peak over the run, from the host-side conversion log")
     if rows:
         svg_bars(os.path.join(out, "bench-scale.svg"),
                  "Conversion calls along each scale axis, patched / baseline", rows,

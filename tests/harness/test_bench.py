@@ -146,7 +146,8 @@ class TestBenchReport(unittest.TestCase):
     def test_svgs(self):
         self.populate()
         self.report()
-        for n in ("bench-dma-alloc.svg", "bench-throughput.svg", "bench-scale.svg", "bench-boot.svg"):
+        for n in ("bench-dma-alloc.svg", "bench-throughput.svg", "bench-scale.svg",
+                  "bench-scale-memory.svg", "bench-boot.svg"):
             root = ET.parse(os.path.join(self.d, n)).getroot()
             self.assertTrue(root.tag.endswith("svg"), n)
             rects = [e for e in root.iter() if e.tag.endswith("rect")]
