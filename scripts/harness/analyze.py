@@ -170,7 +170,7 @@ SPLAT_PATTERNS = (
         r"DEBUG_LOCKS_WARN_ON")),
     ("dma-api", re.compile(r"DMA-API: (?!preallocated \d+ debug entries|"
                            r"debugging enabled by kernel config|"
-                           r"Debugging is disabled)")),
+                           r"Debugging is disabled|Mapped at:)")),
     ("warn", re.compile(r"WARNING: CPU: \d+ PID: \d+ at |"
                         r"WARNING: at |------------\[ cut here \]------------")),
     ("bug", re.compile(r"\bBUG: |kernel BUG at |Oops: |"
@@ -211,6 +211,13 @@ def find_splats(text, expected=None):
             key = line.strip()
             if key in seen:
                 break
+            # the WARNING line of a report whose first line (after its
+            # "[ cut here ]") was a splat already: the same report
+            if kind == "warn" and out and i - out[-1]["_i"] <= _SPLAT_CONTEXT \
+                    and "cut here" not in line and not any(
+                        "end trace" in b for b in body[out[-1]["_i"]:i]):
+                seen.add(key)
+                break
             seen.add(key)
             # the report's own text: from its "[ cut here ]" line, if
             # there is one just before, to the line itself
@@ -223,8 +230,10 @@ def find_splats(text, expected=None):
                     break
             ctx = "\n".join(body[start:i + 1])
             out.append({"kind": kind, "line": i + 1, "text": line.strip()[:200],
-                        "expected": bool(exp and exp.search(ctx))})
+                        "expected": bool(exp and exp.search(ctx)), "_i": i})
             break
+    for sp in out:
+        del sp["_i"]
     return out
 
 

@@ -1257,6 +1257,9 @@ SPLAT_DMA_API = """\
 [   15.200001] DMA-API: nvme 0000:00:04.0: device driver frees DMA memory with wrong function [device address=0x0000000004f00000] [size=4096 bytes] [mapped as coherent] [unmapped as single]
 [   15.200002] WARNING: CPU: 1 PID: 88 at kernel/dma/debug.c:1023 check_unmap+0x5b1/0x9b0
 [   15.200003] Modules linked in: cvm_dma_stress(O)
+[   15.200004] ---[ end trace 0000000000000000 ]---
+[   15.200005] DMA-API: Mapped at:
+[   15.200006]  debug_dma_map_page+0x4f/0x299
 """
 SPLAT_WARN = """\
 [   16.300000] ------------[ cut here ]------------
@@ -1303,9 +1306,9 @@ class TestSplats(unittest.TestCase):
             with self.subTest(kind=kind):
                 k = self.kinds(BENIGN + text + BENIGN)
                 self.assertEqual(k[:1], [(kind, False)], k)
-                # one report is one splat (its WARNING line included)
-                if kind != "dma-api":
-                    self.assertEqual(len(k), 1, k)
+                # one report is one splat (its WARNING line and the
+                # "DMA-API: Mapped at:" continuation included)
+                self.assertEqual(len(k), 1, k)
 
     def test_benign_lines(self):
         self.assertEqual(analyze.find_splats(BENIGN), [])
