@@ -93,7 +93,7 @@ reset_tree() {
 	worktree_at "$WT" "$(tgit rev-parse "$BR_SERIES")"
 	local tp
 	mapfile -t tp < <(series_patches "$ROOT/kernel/patches")
-	[ ${#tp[@]} -eq 0 ] || tgit -C "$WT" am -q "${tp[@]}" >/dev/null 2>&1 ||
+	[ ${#tp[@]} -eq 0 ] || tgit -C "$WT" am -q -3 "${tp[@]}" >/dev/null 2>&1 ||
 		die "kernel/patches do not apply on the series"
 }
 

@@ -7,23 +7,30 @@
 #   series  the series alone (branch 'series', detached worktree
 #           build/src/kunit-series), kunitconfig kunit/series.kunitconfig;
 #           tests that need a CVM skip with a reason
-#   cvm     the series + the test-only emulated CVM (build/src/test-series),
+#   cvm     the series + kernel/patches (the test-only emulated CVM and
+#           its KUnit suite; detached worktree build/src/kunit-cvm),
 #           kunitconfig kunit/cvm.kunitconfig, booted with cvm_emulate=on
-#           through --kernel_args: every CVM test must run, none may skip
+#           swiotlb=1536 through --kernel_args: every CVM test must run,
+#           none may skip
 #   all     both (default)
 #
-# QEMU runs under TCG with -cpu max (the emulated CVM needs RDRAND).
+# QEMU runs under TCG with -cpu max (the emulated CVM needs RDRAND), 4 GiB
+# and 2 vCPUs (KUNIT_QEMU_ARGS overrides).
 # Prints kunit.py's summary and "kunit-RUN: N passed, N failed".
 set -uo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
 WHAT=all
 case "${1:-}" in
--h|--help) sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h|--help) sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 series|cvm|all) WHAT=$1 ;;
 "") ;;
 *) die "unknown argument '$1' (see --help)" ;;
 esac
+
+# 4 GiB so that there is memory above 4 GiB (DMA mask tests), 2 vCPUs for
+# the concurrency test.
+QEMU_ARGS=${KUNIT_QEMU_ARGS:--cpu max -m 4G -smp 2}
 
 # run_kunit NAME SRC KUNITCONFIG [extra kunit.py args...]
 run_kunit() {
@@ -36,7 +43,7 @@ run_kunit() {
 	(cd "$src" && CCACHE_BASEDIR=$ROOT ./tools/testing/kunit/kunit.py run \
 		--arch=x86_64 --kunitconfig="$kc" --build_dir="$bd" \
 		--jobs="$JOBS" --make_options CC="ccache gcc" --timeout=600 \
-		--qemu_args='-cpu max' "$@") >"$out" 2>&1 &
+		--qemu_args="$QEMU_ARGS" "$@") >"$out" 2>&1 &
 	local pid=$!
 	while kill -0 $pid 2>/dev/null; do
 		sleep 30
@@ -78,7 +85,22 @@ if [ "$WHAT" = series ] || [ "$WHAT" = all ]; then
 	run_kunit series "$wt" "$ROOT/kunit/series.kunitconfig" || rc=1
 fi
 if [ "$WHAT" = cvm ] || [ "$WHAT" = all ]; then
-	run_kunit cvm "$WORKTREES/$BR_TEST" "$ROOT/kunit/cvm.kunitconfig" \
-		--kernel_args=cvm_emulate=on || rc=1
+	# series + kernel/patches (what test-series holds), in a worktree of
+	# its own so that builds from build/src/test-series and 'make tree'
+	# do not race with this run
+	wt=$WORKTREES/kunit-cvm
+	# kunit/mutants.sh uses the same worktree and build directory
+	exec 9>"$BUILD/kunit/.lock"
+	flock 9
+	worktree_at "$wt" "$(tgit rev-parse "$BR_SERIES")"
+	mapfile -t tp < <(series_patches "$ROOT/kernel/patches")
+	if [ ${#tp[@]} -gt 0 ] && ! tgit -C "$wt" am -q -3 "${tp[@]}" >"$BUILD/kunit/cvm-am.log" 2>&1; then
+		cat "$BUILD/kunit/cvm-am.log"
+		die "kernel/patches do not apply on the series"
+	fi
+	# swiotlb=1536: a 4 MiB boot pool that the growth test can exhaust,
+	# and a 3 MiB default growth size that must be rounded to 4 MiB
+	run_kunit cvm "$wt" "$ROOT/kunit/cvm.kunitconfig" \
+		--kernel_args=cvm_emulate=on --kernel_args=swiotlb=1536 || rc=1
 fi
 exit $rc
