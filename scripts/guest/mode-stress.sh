@@ -162,9 +162,7 @@ giveback() {
 # Summary in /tmp/io.DEV: rounds bytes eio corrupt last_sha
 io_loop() {
 	_d=$1 _k=$2 _o=$3 _bs=$4
-	_r=0 _b=0 _e=0 _c=0 _last=- _lastpat=-
-	dd if=/dev/urandom of=/tmp/pa.$_d bs=1M count="$H_IO_MB" 2>/dev/null
-	dd if=/dev/urandom of=/tmp/pb.$_d bs=1M count="$H_IO_MB" 2>/dev/null
+	_r=0 _b=0 _e=0 _c=0 _last=-
 	_sa=$(sha256sum </tmp/pa.$_d) _sb=$(sha256sum </tmp/pb.$_d)
 	_sa=${_sa%% *} _sb=${_sb%% *}
 	while [ ! -e /tmp/stop ]; do
@@ -188,6 +186,7 @@ io_loop() {
 		else
 			_c=$((_c + 1)) _last=-
 		fi
+		echo $_r >/tmp/io.$_d.r
 	done
 	echo "$_r $_b $_e $_c $_last" >/tmp/io.$_d
 }
@@ -197,6 +196,12 @@ io_start() {
 	rm -f /tmp/stop
 	ST_IO_PIDS=
 	ST_IO_DISKS=$1
+	# the patterns first, so that the loops start writing at once
+	for _e in $1; do
+		rm -f /tmp/io.${_e#*:}.r
+		dd if=/dev/urandom of=/tmp/pa.${_e#*:} bs=1M count="$H_IO_MB" 2>/dev/null
+		dd if=/dev/urandom of=/tmp/pb.${_e#*:} bs=1M count="$H_IO_MB" 2>/dev/null
+	done
 	for _e in $1; do
 		io_loop "${_e#*:}" "${_e%%:*}" 40 "$2" &
 		ST_IO_PIDS="$ST_IO_PIDS $!"
@@ -206,6 +211,14 @@ io_start() {
 # io_stop: stop the loops, one CHECK io line per disk; an I/O error is
 # allowed only if $1 = eio-ok
 io_stop() {
+	# every loop completes a round first (at most 120 s more)
+	_w=0
+	for _e in $ST_IO_DISKS; do
+		while [ ! -s /tmp/io.${_e#*:}.r ] && [ $_w -lt 600 ]; do
+			usleep 200000
+			_w=$((_w + 1))
+		done
+	done
 	touch /tmp/stop
 	for _p in $ST_IO_PIDS; do wait "$_p"; done
 	ST_IO_ROUNDS=0 ST_IO_BYTES=0 ST_IO_EIO=0 ST_IO_CORRUPT=0

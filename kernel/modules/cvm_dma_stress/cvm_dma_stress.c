@@ -56,6 +56,7 @@
 #include <linux/mutex.h>
 #include <linux/platform_device.h>
 #include <linux/prandom.h>
+#include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -306,6 +307,8 @@ static int thread_fn(void *data)
 	struct sbuf *b;
 	gfp_t gfp;
 
+	/* leave CPU time to the I/O that runs alongside */
+	set_user_nice(current, MAX_NICE);
 	if (irq_us)
 		hrtimer_start(&t->timer, ns_to_ktime((u64)irq_us * NSEC_PER_USEC),
 			      HRTIMER_MODE_REL_PINNED_HARD);
