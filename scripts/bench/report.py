@@ -419,9 +419,9 @@ def write(A, runs, out, base, machine):
         if allp:
             gm = math.exp(sum(math.log(x) for x in allp) / len(allp))
             tgt("streaming map+unmap, all configurations and reps (geometric mean of per-rep ratios)", ">= 0.97",
-                "%d pairs, median %s, range %s-%s" % (len(allp), fmt_ratio(med(allp)),
-                                                    fmt_ratio(min(allp)), fmt_ratio(max(allp))),
-                fmt_ratio(gm), "yes" if gm >= TARGET["map"] else "no", "micro runs")
+                "%d pairs, median %s, range %s-%s%s" % (len(allp), fmt_ratio(med(allp)),
+                                                    fmt_ratio(min(allp)), fmt_ratio(max(allp)), ci_h(M["map_pairs"])),
+                fmt_ratio(gm), met_ci(gm, TARGET["map"], M["map_pairs"]), "micro runs")
         tgt("streaming map+unmap throughput (dma_map_benchmark)", ">= 0.97",
             ", ".join("t%d g%d %s (per rep %s)" % (k[0], k[1], fmt_ratio(v), spread(M["map_pairs"].get(k))) for k, v in sorted(rs.items())),
             fmt_ratio(worst) + " (worst)", "yes" if worst is not None and worst >= TARGET["map"] else "no",
@@ -434,9 +434,9 @@ def write(A, runs, out, base, machine):
         if allp:
             gm = math.exp(sum(math.log(x) for x in allp) / len(allp))
             tgt("fio throughput, all jobs and reps (geometric mean of per-rep ratios)", ">= 0.97",
-                "%d job x rep pairs, median %s, range %s-%s" % (len(allp), fmt_ratio(med(allp)),
-                                                               fmt_ratio(min(allp)), fmt_ratio(max(allp))),
-                fmt_ratio(gm), "yes" if gm >= TARGET["fio"] else "no", "micro runs")
+                "%d job x rep pairs, median %s, range %s-%s%s" % (len(allp), fmt_ratio(med(allp)),
+                                                               fmt_ratio(min(allp)), fmt_ratio(max(allp)), ci_h(M["fio_pairs"])),
+                fmt_ratio(gm), met_ci(gm, TARGET["fio"], M["fio_pairs"]), "micro runs")
         tgt("fio throughput (virtio-blk, nvme; direct)", ">= 0.97",
             ", ".join("%s %s %s (per rep %s)" % (k[0], k[1], fmt_ratio(v), spread(M["fio_pairs"].get(k))) for k, v in sorted(rs.items())),
             fmt_ratio(worst) + " (worst)", "yes" if worst is not None and worst >= TARGET["fio"] else "no",
@@ -632,6 +632,44 @@ def write(A, runs, out, base, machine):
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(L) + "\n")
     return T
+
+
+T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31,
+        9: 2.26, 10: 2.23, 11: 2.20, 12: 2.18, 13: 2.16, 14: 2.14, 15: 2.13,
+        16: 2.12, 17: 2.11, 18: 2.10, 19: 2.09, 20: 2.09}
+
+
+def rep_geomean_ci(pairs_by_key):
+    """geometric mean over keys per repetition, then a 95 % t interval of
+    the mean over repetitions (keys of one repetition share the machine
+    load, so the repetition is the independent unit)"""
+    reps = {}
+    for v in pairs_by_key.values():
+        for i, x in enumerate(v):
+            reps.setdefault(i, []).append(math.log(x))
+    g = [statistics.mean(v) for v in reps.values() if v]
+    if len(g) < 2:
+        return None
+    m, sd, n = statistics.mean(g), statistics.stdev(g), len(g)
+    h = T975.get(n - 1, 1.96) * sd / math.sqrt(n)
+    return math.exp(m), math.exp(m - h), math.exp(m + h), n
+
+
+def met_ci(gm, target, pairs_by_key):
+    if gm >= target:
+        return "yes"
+    c = rep_geomean_ci(pairs_by_key)
+    if c and c[2] >= 1.0:
+        return "not resolved (95%% CI %s-%s includes 1.0)" % (fmt_ratio(c[1]), fmt_ratio(c[2]))
+    return "no"
+
+
+def ci_h(pairs_by_key):
+    c = rep_geomean_ci(pairs_by_key)
+    if not c:
+        return ""
+    return "; per-rep geomean %s, 95%% CI %s-%s over %d reps" % (
+        fmt_ratio(c[0]), fmt_ratio(c[1]), fmt_ratio(c[2]), c[3])
 
 
 def spread(rs):
