@@ -20,9 +20,9 @@
 #                 (the scale axes share the default point 2 GiB, 2 vCPU,
 #                 10 cycles, run once per kernel)
 #   --reps N      repetitions of boot (default 5) and micro (default 3)
-#   --quick       short version: reps 1 (boot 3), 100 ms per dma_alloc run,
-#                 1 s per fio job and dma_map run; scale axes at 1 GiB,
-#                 1 vCPU and 100 cycles only
+#   --quick       short version, into results/bench-quick/: reps 1 (boot 3),
+#                 100 ms per dma_alloc run, 1 s per fio job and dma_map run;
+#                 scale axes at 1 GiB, 1 vCPU and 100 cycles only
 #   --reuse       keep runs that already have an ok summary.json (continue
 #                 an interrupted bench)
 #   --report-only only write the report from the runs in results/bench/runs
@@ -58,6 +58,8 @@ done
 has_axis() { case ",$AXES," in *",$1,"*) return 0 ;; esac; return 1; }
 
 OUTD=$RESULTS/bench
+# a quick bench never mixes its short runs into the full one's
+[ $QUICK -eq 1 ] && OUTD=$RESULTS/bench-quick
 RUNS=$OUTD/runs
 BB=$BUILD/bench
 mkdir -p "$RUNS" "$BB"
