@@ -56,7 +56,16 @@ mode_badinput_main() {
 
 	# swiotlb_cc=: the boot chunk of shared memory for DMA allocations
 	_v=$(bi_value swiotlb_cc)
-	_cc=$(cat $_d/swiotlb/cc_bytes 2>/dev/null || echo none)
+	# the boot chunk itself (a missing one would be replaced by a chunk
+	# grown at run time, so cc_bytes alone could look like the default)
+	_cc=$(dmesg | grep 'for shared DMA allocations' | grep -o 'mapped \[mem 0x[0-9a-f]*-0x[0-9a-f]*\]' | head -n1)
+	if [ -n "$_cc" ]; then
+		_cc=${_cc#mapped ?mem }
+		_cc=${_cc%]}
+		_cc=$((${_cc#*-} - ${_cc%-*} + 1))
+	else
+		_cc=none
+	fi
 	_m=$(bi_msg 'swiotlb_cc')
 	_ok=0
 	if [ "$BI_KIND" = huge ]; then
@@ -65,9 +74,9 @@ mode_badinput_main() {
 		[ "$_cc" = "${BI_CC:-x}" ] && [ "$_m" != none ] && _ok=1
 	fi
 	if [ $_ok = 1 ]; then
-		check badinput swiotlb_cc PASS "value=$_v" cc_bytes=$_cc default=$BI_CC "message=$_m"
+		check badinput swiotlb_cc PASS "value=$_v" boot_chunk=$_cc default=$BI_CC "message=$_m"
 	else
-		check badinput swiotlb_cc FAIL "value=$_v" cc_bytes=$_cc default=$BI_CC "message=$_m"
+		check badinput swiotlb_cc FAIL "value=$_v" boot_chunk=$_cc default=$BI_CC "message=$_m"
 	fi
 
 	# cc_conversion_align=: the x86 policy
