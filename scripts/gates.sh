@@ -111,6 +111,26 @@ analyse() {
 	done
 }
 
+# gates_config OBJ: configure the build directory OBJ like the patched
+# guest (configs/guest.config), minus the test-only platform, plus KUnit:
+# the series' KUnit suites are touched files too, and they only compile
+# with CONFIG_KUNIT (kunit/device.h, static stubs).  Done again only when
+# the fragment changes.
+gates_config() {
+	local obj=$1 frag
+	frag=$( { grep -v CVM_EMULATE "$ROOT/configs/guest.config"
+		  printf 'CONFIG_KUNIT=y\nCONFIG_KUNIT_ALL_TESTS=y\n'; } )
+	[ -f "$obj/.config" ] && [ "$(cat "$obj/.gates-frag" 2>/dev/null)" = "$frag" ] && return 0
+	log "gates: configuring ${obj#$ROOT/}"
+	mkdir -p "$obj"
+	printf '%s\n' "$frag" >"$obj/gates.config"
+	make -C "$GSRC" O="$obj" ARCH=x86_64 -s tinyconfig >/dev/null
+	(cd "$GSRC" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" \
+		kernel/configs/kvm_guest.config "$obj/gates.config") >/dev/null
+	make -C "$GSRC" O="$obj" ARCH=x86_64 -s olddefconfig >/dev/null
+	printf '%s\n' "$frag" >"$obj/.gates-frag"
+}
+
 # sparse and W=1 share one analysis, cached by the series' content.
 analysis() {
 	local key; key=$( (echo "$BASE_SHA"; cat "${SERIES[@]}" /dev/null "$ROOT/configs/guest.config") |
@@ -128,19 +148,7 @@ analysis() {
 		touch "$ANALYSIS/done"
 		return 0
 	fi
-	# Same config as the patched guest, minus the test-only platform, plus
-	# KUnit: the series' KUnit suites are touched files too, and they only
-	# compile with CONFIG_KUNIT (kunit/device.h, static stubs).
-	if [ ! -f "$GOBJ/.config" ] || ! grep -q '^CONFIG_KUNIT=y' "$GOBJ/.config"; then
-		log "gates: configuring ${GOBJ#$ROOT/}"
-		mkdir -p "$GOBJ"
-		make -C "$GSRC" O="$GOBJ" ARCH=x86_64 -s tinyconfig >/dev/null
-		{ grep -v CVM_EMULATE "$ROOT/configs/guest.config"
-		  printf 'CONFIG_KUNIT=y\nCONFIG_KUNIT_ALL_TESTS=y\n'; } >"$GB/gates.config"
-		(cd "$GSRC" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m -O "$GOBJ" "$GOBJ/.config" \
-			kernel/configs/kvm_guest.config "$GB/gates.config") >/dev/null
-		make -C "$GSRC" O="$GOBJ" ARCH=x86_64 -s olddefconfig >/dev/null
-	fi
+	gates_config "$GOBJ"
 	local head; head=$(git -C "$GSRC" rev-parse HEAD)
 	git -C "$GSRC" checkout -q -f --detach "$BASE_SHA"
 	with_progress "$GB/prepare.log" "gates: prepare (base)" \
@@ -207,17 +215,8 @@ gate_bisect() {
 	local why
 	why=$(am_series) || fail bisect "series does not apply: $why"
 	local obj=$GB/bisect-obj cfg=$GB/bisect.config
-	mkdir -p "$obj"
-	if [ ! -f "$cfg" ] || [ "$ROOT/configs/guest.config" -nt "$cfg" ]; then
-		log "gates: bisect: configuring ${obj#$ROOT/}"
-		make -C "$GSRC" O="$obj" ARCH=x86_64 -s tinyconfig >/dev/null
-		{ grep -v CVM_EMULATE "$ROOT/configs/guest.config"
-		  printf 'CONFIG_KUNIT=y\nCONFIG_KUNIT_ALL_TESTS=y\n'; } >"$GB/bisect.frag"
-		(cd "$GSRC" && ARCH=x86_64 scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" \
-			kernel/configs/kvm_guest.config "$GB/bisect.frag") >/dev/null
-		make -C "$GSRC" O="$obj" ARCH=x86_64 -s olddefconfig >/dev/null
-		cp "$obj/.config" "$cfg"
-	fi
+	gates_config "$obj"
+	[ -f "$cfg" ] && [ "$cfg" -nt "$obj/.gates-frag" ] || cp "$obj/.config" "$cfg"
 	local -a commits
 	mapfile -t commits < <(git -C "$GSRC" rev-list --reverse "$BASE_SHA..HEAD")
 	local k=0 c f o t0=$SECONDS
