@@ -10,7 +10,7 @@ set -euo pipefail
 usage() {
 	cat <<EOF
 usage: scripts/inventory.sh [--help] [--ref REF] [--table FILE]
-                            [--scan | --update | --summary]
+                            [--scan | --update | --summary | --files FILE...]
 
 Lists every call, at git ref REF (default: branch '$BR_SERIES') of the kernel
 tree \$TREE, of a function that changes the shared state of x86
@@ -32,6 +32,8 @@ with the number of call sites, and compares it with the table.
               which the gate rejects until they are filled in
   --summary   per guest type, the sites that still convert below 2 MiB,
               with size and frequency (from the table)
+  --files F.. scan these C files (paths relative to the current directory)
+              instead of a ref, no check; for trying out a change
   --ref REF   the git ref to scan (default: $BR_SERIES)
   --table F   the table (default: Documentation/conversion-sites.tsv)
 
@@ -46,6 +48,7 @@ TABLE=$ROOT/Documentation/conversion-sites.tsv
 REF=$BR_SERIES
 INVENTORY_CACHE=${INVENTORY_CACHE-$BUILD/inventory}
 MODE=gate
+FILES=()
 
 # What is tracked.  Calls of these functions or macros ...
 CALLEES=(
@@ -88,6 +91,7 @@ while [ $# -gt 0 ]; do
 	--scan) MODE=scan ;;
 	--update) MODE=update ;;
 	--summary) MODE=summary ;;
+	--files) MODE=files; shift; FILES=("$@"); break ;;
 	*) usage >&2; die "unknown argument '$1'" ;;
 	esac
 	shift
@@ -158,13 +162,14 @@ EOF
 }
 
 # grep_calls DIR FILE...: file<TAB>line of every textual call of a tracked
-# name outside comments, string literals and top-level (definition or
-# prototype) lines: the cross-check that spatch parsed every function.
+# name outside comments, string literals, #if 0 blocks and top-level
+# (definition or prototype) lines: the cross-check that spatch parsed every
+# function.
 grep_calls() {
 	local dir=$1; shift
 	(cd "$dir" && awk -v names="$(join_by '|' "${CALLEES[@]}")" \
 			  -v hooks="$(join_by '|' "${HOOKS[@]}")" '
-		FNR == 1 { incomment = 0 }
+		FNR == 1 { incomment = 0; if0 = 0 }
 		{
 			l = $0
 			if (incomment) {
@@ -175,15 +180,42 @@ grep_calls() {
 			gsub(/\/\*.*\*\//, "", l)
 			if (sub(/\/\*.*$/, "", l)) incomment = 1
 			sub(/\/\/.*$/, "", l)
-			if (l !~ /^[ \t]/) next
+			if (l ~ /^[ \t]*#[ \t]*if/) {
+				if (if0) if0++
+				else if (l ~ /^[ \t]*#[ \t]*if[ \t]+0([^0-9A-Za-z_]|$)/) if0 = 1
+			} else if (l ~ /^[ \t]*#[ \t]*(else|elif)/) {
+				if (if0 == 1) if0 = 0
+			} else if (l ~ /^[ \t]*#[ \t]*endif/) {
+				if (if0) if0--
+			}
+			if (if0 || l !~ /^[ \t]/) next
 			if (l ~ "(^|[^A-Za-z0-9_])(" names ")[ \t]*\\(" ||
 			    l ~ "(\\.|->)[ \t]*(" hooks ")[ \t]*\\(")
 				printf "%s\t%d\n", FILENAME, FNR
 		}' "$@")
 }
 
-# scan OUT: OUT gets file<TAB>function<TAB>callee<TAB>line, sorted; dies
-# if spatch missed a call that grep sees.
+# scan_files OUT DIR FILE...: OUT gets file<TAB>function<TAB>callee<TAB>line
+# for the FILEs (relative to DIR), sorted; fails, naming file and line, if
+# spatch missed a call that grep_calls sees.
+scan_files() {
+	local out=$1 dir=$2 missed; shift 2
+	cocci >"$TMPD/sites.cocci"
+	(cd "$dir" && spatch --very-quiet --no-includes --no-show-diff \
+		--sp-file "$TMPD/sites.cocci" "$@") >"$TMPD/spatch.out" 2>"$TMPD/spatch.err" ||
+		{ cat "$TMPD/spatch.err" >&2; die "inventory: spatch failed"; }
+	LC_ALL=C sort -t$'\t' -k1,1 -k2,2 -k3,3 -k4,4n -u "$TMPD/spatch.out" >"$out"
+	missed=$(grep_calls "$dir" "$@" | LC_ALL=C sort -u |
+		LC_ALL=C comm -23 - <(cut -f1,4 "$out" | LC_ALL=C sort -u) || true)
+	[ -z "$missed" ] && return 0
+	echo "$missed" | while IFS=$'\t' read -r f l; do
+		echo "FAIL scan: $f:$l calls a tracked function but spatch did not attribute it (unparsed function?): $(sed -n "${l}p" "$dir/$f" | sed 's/^[ \t]*//')"
+	done
+	return 1
+}
+
+# scan OUT: scan_files() on the files of commit SHA that name a tracked
+# function
 scan() {
 	local out=$1 w=$TMPD/src n files specs pats=()
 	for n in "${CALLEES[@]}" "${HOOKS[@]}"; do pats+=(-e "$n"); done
@@ -194,21 +226,7 @@ scan() {
 	[ ${#files[@]} -gt 0 ] || die "inventory: no file at $REF names a tracked function"
 	rm -rf "$w"; mkdir -p "$w"
 	git -C "$TREE" archive "$SHA" -- "${files[@]}" | tar -x -C "$w"
-	cocci >"$TMPD/sites.cocci"
-	(cd "$w" && spatch --very-quiet --no-includes --no-show-diff \
-		--sp-file "$TMPD/sites.cocci" "${files[@]}") >"$TMPD/spatch.out" 2>"$TMPD/spatch.err" ||
-		{ cat "$TMPD/spatch.err" >&2; die "inventory: spatch failed"; }
-	LC_ALL=C sort -t$'\t' -k1,1 -k2,2 -k3,3 -k4,4n -u "$TMPD/spatch.out" >"$out"
-	# every textual call must be one that spatch attributed
-	local missed
-	missed=$(grep_calls "$w" "${files[@]}" | LC_ALL=C sort -u |
-		LC_ALL=C comm -23 - <(cut -f1,4 "$out" | LC_ALL=C sort -u) || true)
-	if [ -n "$missed" ]; then
-		echo "$missed" | while IFS=$'\t' read -r f l; do
-			echo "FAIL scan: $f:$l calls a tracked function but spatch did not attribute it (unparsed function?): $(sed -n "${l}p" "$w/$f" | sed 's/^[ \t]*//')"
-		done
-		return 1
-	fi
+	scan_files "$out" "$w" "${files[@]}"
 }
 
 # scan_cached OUT: scan(), or its earlier result for the same commit and
@@ -345,11 +363,16 @@ if [ -z "$TMPD" ]; then
 fi
 mkdir -p "$TMPD"
 
-case $MODE in
-summary) summary; exit 0 ;;
-esac
-
+[ "$MODE" = summary ] && { summary; exit 0; }
 need_cmd spatch coccinelle
+if [ "$MODE" = files ]; then
+	[ ${#FILES[@]} -gt 0 ] || die "inventory: --files needs files"
+	rc=0
+	scan_files "$TMPD/scan" . "${FILES[@]}" || rc=$?
+	cat "$TMPD/scan"
+	exit $rc
+fi
+
 [ -d "$TREE/.git" ] || [ -f "$TREE/HEAD" ] || die "no kernel tree at $TREE: run 'make tree'"
 SHA=$(git -C "$TREE" rev-parse -q --verify "$REF^{commit}") ||
 	die "inventory: '$REF' is not a commit in $TREE"

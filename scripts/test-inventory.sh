@@ -17,6 +17,8 @@ usage: scripts/test-inventory.sh [--help]
 3. --update on that commit (table copy): the new site gets TODO, the
    hand-written columns of the other sites are kept, the vanished site
    is dropped, and the gate rejects the TODO
+4. the cross-check of the scan (--files on a small C file): a call in a
+   function spatch cannot parse fails with its line, one in #if 0 does not
 Prints one "PASS name" / "FAIL name" line per test and
 "inventory self-test: N passed, N failed".
 EOF
@@ -56,7 +58,7 @@ expect_in() {
 }
 
 # 1. the real ref
-run_gate real-ref pass && ok "real-ref: $(grep -m1 '^PASS table' "$T/real-ref.out" | cut -d: -f2-)"
+run_gate real-ref pass && ok "real-ref:$(grep -m1 '^PASS table' "$T/real-ref.out" | cut -d: -f2-)"
 
 # 2. a scratch commit: a new caller in kernel/dma/pool.c, the call of
 # kvm_arch_ptp_exit() removed
@@ -120,6 +122,42 @@ else
 		bad update "$(tail -n 3 "$T/update.out")"
 	fi
 fi
+
+# 4. the cross-check: a call in a function spatch cannot parse (an iterator
+# macro it does not know) fails the scan with its line; a call in #if 0
+# does not count; a plain call is a row
+mkdir -p "$T/x/drivers"
+cat >"$T/x/drivers/x.c" <<'SRC'
+static int parsed(void *p)
+{
+	return set_memory_decrypted((unsigned long)p, 1);
+}
+
+#if 0
+static int disabled(void *p)
+{
+	return set_memory_decrypted((unsigned long)p, 1);
+}
+#endif
+
+static void unparsed(void *p)
+{
+	inventory_unknown_iterator(p) {
+		set_memory_encrypted((unsigned long)p, 1);
+	}
+}
+SRC
+if (cd "$T/x" && "$INV" --files drivers/x.c) >"$T/files.out" 2>&1; then
+	bad cross-check-unparsed "the scan passed"
+else
+	expect_in cross-check-unparsed "$T/files.out" "FAIL scan: drivers/x.c:16 calls a tracked function"
+fi
+if grep -q 'x.c:9' "$T/files.out"; then
+	bad cross-check-if0 "a call in #if 0 was flagged"
+else
+	ok cross-check-if0
+fi
+expect_in cross-check-row "$T/files.out" "drivers/x.c"$'\tparsed\tset_memory_decrypted\t3'
 
 echo "inventory self-test: $npass passed, $nfail failed"
 [ $nfail -eq 0 ]
