@@ -14,7 +14,7 @@ S := scripts
 
 .PHONY: all help deps tree export export-test kernels build-baseline \
 	build-patched build-debug convstat initramfs harness harness-swiotlb \
-	check-harness test-harness test-tooling kunit kunit-mutants check gates gate-am \
+	check-harness test-harness test-tooling inventory kunit kunit-mutants check gates gate-am \
 	gate-checkpatch gate-sparse gate-w1 gate-b4 gate-bisect clean \
 	distclean
 
@@ -83,6 +83,9 @@ test-harness: ## offline harness tests (no kernel, no QEMU)
 
 test-tooling: ## self-tests of the round trip and of every gate (good, empty, broken series)
 	@$(S)/test-tooling.sh
+
+inventory: ## conversion-site inventory: every caller at the series matches Documentation/conversion-sites.tsv (scripts/inventory.sh --help)
+	@$(S)/inventory.sh $(INVENTORY_ARGS)
 
 gates: gate-am gate-checkpatch gate-sparse gate-w1 gate-b4 gate-bisect ## all quality gates of the series
 

@@ -13,7 +13,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ALL_STEPS=(deps tree convstat tooling gates harness-unit build-baseline build-patched kunit harness stress)
+ALL_STEPS=(deps tree convstat tooling gates inventory harness-unit build-baseline build-patched kunit harness stress)
 STEPS=("${ALL_STEPS[@]}")
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -32,6 +32,7 @@ step_cmd() {
 	convstat) echo "make -s -C $ROOT/scripts/convstat test O=$BIN" ;;
 	tooling) echo "$ROOT/scripts/test-tooling.sh" ;;
 	gates) echo "$ROOT/scripts/gates.sh all" ;;
+	inventory) echo "$ROOT/scripts/test-inventory.sh" ;;
 	harness-unit) echo "$ROOT/tests/harness/run-tests.sh" ;;
 	build-baseline) echo "$ROOT/scripts/build-kernel.sh baseline" ;;
 	build-patched) echo "$ROOT/scripts/build-kernel.sh patched" ;;

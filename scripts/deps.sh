@@ -18,7 +18,8 @@ esac
 
 PKGS=(build-essential bc bison flex libelf-dev libssl-dev cpio kmod rsync
       xz-utils python3 git ccache sparse b4 busybox-static qemu-system-x86
-      perl gawk python3-ply python3-git fio)
+      perl gawk python3-ply python3-git fio
+      coccinelle libpython3-dev)  # spatch's python scripting loads libpython
 
 missing=()
 for p in "${PKGS[@]}"; do
