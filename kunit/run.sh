@@ -10,8 +10,8 @@
 #   cvm     the series + kernel/patches (the test-only emulated CVM and
 #           its KUnit suite; detached worktree build/src/kunit-cvm),
 #           kunitconfig kunit/cvm.kunitconfig, booted with cvm_emulate=on
-#           swiotlb=1536 through --kernel_args: every CVM test must run,
-#           none may skip
+#           swiotlb=1536 cc_conversion_align=strict through --kernel_args:
+#           every CVM test must run, none may skip
 #   all     both (default)
 #
 # QEMU runs under TCG with -cpu max (the emulated CVM needs RDRAND), 4 GiB
@@ -99,8 +99,11 @@ if [ "$WHAT" = cvm ] || [ "$WHAT" = all ]; then
 		die "kernel/patches do not apply on the series"
 	fi
 	# swiotlb=1536: a 4 MiB boot pool that the growth test can exhaust,
-	# and a 3 MiB default growth size that must be rounded to 4 MiB
+	# and a 3 MiB default growth size that must be rounded to 4 MiB;
+	# cc_conversion_align=strict: the live test of a refused conversion
+	# (the default, warn, never refuses) and every other suite under it
 	run_kunit cvm "$wt" "$ROOT/kunit/cvm.kunitconfig" \
-		--kernel_args=cvm_emulate=on --kernel_args=swiotlb=1536 || rc=1
+		--kernel_args=cvm_emulate=on --kernel_args=swiotlb=1536 \
+		--kernel_args=cc_conversion_align=strict || rc=1
 fi
 exit $rc

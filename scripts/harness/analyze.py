@@ -4,7 +4,7 @@
 
 usage: analyze.py RUNDIR [--convstat PATH] [--meta KEY=VALUE]...
        analyze.py --assert [--no-misaligned-check] [--baseline] RUNDIR...
-                  [--patched RUNDIR]... [--nocvm RUNDIR]...
+                  [--patched RUNDIR]... [--nocvm RUNDIR]... [--stock RUNDIR]...
 
 Reads RUNDIR/console.log (guest output) and RUNDIR/conv.log (conversion
 records, Documentation/conversion-log.md), runs the analyzer
@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 
@@ -789,10 +790,78 @@ def assertions(summary, expect_misaligned=True, prefix="harness"):
     return out
 
 
+def kernel_params(rundir):
+    """The kernel command line of a run (-append of qemu-cmdline.txt), as a
+    list of words; [] if it cannot be read."""
+    try:
+        with open(os.path.join(rundir, "qemu-cmdline.txt")) as fh:
+            words = shlex.split(fh.read())
+    except (OSError, ValueError):
+        return []
+    for i, w in enumerate(words[:-1]):
+        if w == "-append":
+            return words[i + 1].split()
+    return []
+
+
+def expected_policy(params):
+    """The cc_conversion_align policy the series gives an emulated CVM guest
+    (granule 2 MiB) booted with PARAMS: off with swiotlb_cc=off, else the
+    last valid cc_conversion_align=, else the default, warn."""
+    vals = [w.partition("=")[2] for w in params
+            if w.startswith("swiotlb_cc=")]
+    if vals and vals[-1] == "off":
+        return "off"
+    pol = "warn"
+    for w in params:
+        k, _, v = w.partition("=")
+        if k == "cc_conversion_align" and v in ("strict", "warn", "off"):
+            pol = v
+    return pol
+
+
+def _policy(s, rundir, prefix, hint):
+    g = s.get("guest") or {}
+    pol = g.get(X86 + "policy")
+    want = expected_policy(kernel_params(rundir))
+    return (prefix + "-policy", pol == want,
+            hint if pol is None else "cc_conversion.policy=%s, expected %s "
+            "from the command line" % (pol, want))
+
+
+def _refused_zero(s, prefix, hint):
+    g = s.get("guest") or {}
+    conv = s.get("convstat") or {}
+    ref, cref = g.get(X86 + "refused"), conv.get("refused")
+    return (prefix + "-refused-zero", ref == 0 and cref == 0,
+            hint if ref is None else
+            "cc_conversion.refused=%s (x86 policy), refused records in "
+            "conv.log=%s (platform)" % (ref, cref))
+
+
+def _x86_hint():
+    return ("no GUEST %s* counters: boot with --extra-append harness.stats=%s"
+            % (X86, X86_STATS))
+
+
+def stock_assertions(summary, rundir, prefix=None):
+    """The assertions on a run of the patched kernel booted with
+    swiotlb_cc=off under the emulated CVM: it behaves as the baseline (every
+    device works, the per-allocation conversions are back, so misaligned
+    ones are seen), and the x86 policy is off and refused nothing."""
+    s = summary
+    prefix = prefix or (s.get("label") or "stock").replace("check-", "", 1)
+    out = assertions(s, True, prefix)
+    out.append(_policy(s, rundir, prefix, _x86_hint()))
+    out.append(_refused_zero(s, prefix, _x86_hint()))
+    return out
+
+
 def patched_assertions(summary, rundir, prefix=None):
-    """The assertions on a run of the patched kernel under the emulated CVM
-    (strict policy): those of every run, and that the x86 policy is strict
-    and refused nothing, that no RAM conversion is misaligned, that only
+    """The assertions on a run of the patched kernel under the emulated CVM:
+    those of every run, and that the x86 policy is the one its command line
+    asks for (expected_policy()) and refused nothing, that no RAM conversion
+    is misaligned, that only
     regions holding a non-RAM conversion are mixed, and that no 2 MiB region
     is converted more than once.  Needs RUNDIR/conv.log and the GUEST
     cc_conversion.* counters (harness.stats=X86_STATS)."""
@@ -804,18 +873,9 @@ def patched_assertions(summary, rundir, prefix=None):
     out.append(_crosscheck(s, prefix))
     g = s.get("guest") or {}
     conv = s.get("convstat") or {}
-    hint = ("no GUEST %s* counters: boot with --extra-append harness.stats=%s"
-            % (X86, X86_STATS))
-
-    pol = g.get(X86 + "policy")
-    out.append((prefix + "-policy-strict", pol == "strict",
-                hint if pol is None else "cc_conversion.policy=%s" % pol))
-
-    ref, cref = g.get(X86 + "refused"), conv.get("refused")
-    out.append((prefix + "-refused-zero", ref == 0 and cref == 0,
-                hint if ref is None else
-                "cc_conversion.refused=%s (x86 policy), refused records in "
-                "conv.log=%s (platform)" % (ref, cref)))
+    hint = _x86_hint()
+    out.append(_policy(s, rundir, prefix, hint))
+    out.append(_refused_zero(s, prefix, hint))
 
     mis, nonram = conv.get("misaligned"), g.get(X86 + "nonram")
     ok = isinstance(mis, int) and isinstance(nonram, int) and mis == nonram
@@ -969,7 +1029,7 @@ def main_assert(argv):
     for a in it:
         if a == "--no-misaligned-check":
             expect = False
-        elif a in ("--baseline", "--patched", "--nocvm"):
+        elif a in ("--baseline", "--patched", "--nocvm", "--stock"):
             d = next(it, None)
             if d is None:
                 print("analyze.py --assert: %s needs a run directory" % a,
@@ -999,6 +1059,8 @@ def main_assert(argv):
         elif role == "patched":
             res = patched_assertions(s, d)
             runs["patched"].append(s)
+        elif role == "stock":
+            res = stock_assertions(s, d)
         else:
             res = nocvm_assertions(s, d)
         for name, ok, detail in res:

@@ -15,13 +15,19 @@
 #   --mode --platform --print-cmdline) are check.sh's own and refused.
 #   --extra-append STR is added to the parameters check.sh passes.
 #
-# Runs, in results/runs/ (each 25-35 s under TCG, about 2.5 minutes in all),
+# Runs, in results/runs/ (each 25-35 s under TCG, about 3.5 minutes in all),
 # all with --extra-append harness.stats=/sys/kernel/debug/x86/cc_conversion
 # (the series' x86 counters, printed as GUEST cc_conversion.* lines; a
 # kernel without them prints a note):
 #   check-baseline        baseline kernel, emulated CVM, 10 nvme rebinds
 #   check-patched         patched kernel, emulated CVM, 10 nvme rebinds
-#   check-patched-c50     patched kernel, emulated CVM, 50 nvme rebinds
+#                         (default policy: warn)
+#   check-patched-c50     patched kernel, emulated CVM, 50 nvme rebinds,
+#                         cc_conversion_align=strict
+#   check-patched-ccoff   patched kernel, emulated CVM, swiotlb_cc=off:
+#                         must behave as the baseline, policy off
+#   check-patched-ccoff-strict  the same with cc_conversion_align=strict
+#                         (still off: strict needs the shared pools)
 #   check-patched-nocvm   patched kernel, no CVM (--cvm off), 10 rebinds
 #   check-baseline-nocvm  baseline kernel, no CVM, 10 rebinds (reference)
 # Nothing boots if a kernel or the analyzer is missing.
@@ -47,7 +53,9 @@
 #  each patched CVM run, prefix patched-c10- and patched-c50-:
 #   boot, io, net, rng, nvme-rebind, dma-to-private-zero, log-wellformed,
 #   crosscheck                   as for the baseline
-#   policy-strict                GUEST cc_conversion.policy is strict
+#   policy                       GUEST cc_conversion.policy is the one the
+#                                command line asks for (analyze.py
+#                                expected_policy())
 #   refused-zero                 cc_conversion.refused == 0 (x86 policy) and
 #                                no refused record in conv.log (platform)
 #   misaligned-nonram            analyzer misaligned == cc_conversion.nonram:
@@ -61,6 +69,9 @@
 #                                misaligned record; no other region is mixed
 #   calls-bound                  calls <= RAM 2 MiB regions ever shared +
 #                                non-RAM calls (each converted once)
+#  each swiotlb_cc=off run, prefix patched-ccoff- and patched-ccoff-strict-:
+#   the baseline assertions (every device works, misaligned > 0: the
+#   per-allocation conversions are back), policy (off), refused-zero
 #  each run without CVM, prefix patched-nocvm- and baseline-nocvm-:
 #   boot, io, net, rng, nvme-rebind
 #   no-conversions               no record in conv.log, cc_conversion.calls
@@ -97,6 +108,8 @@ assert_all() {
 	python3 "$ROOT/scripts/harness/analyze.py" --assert \
 		--baseline "$1/check-baseline" \
 		--patched "$1/check-patched" --patched "$1/check-patched-c50" \
+		--stock "$1/check-patched-ccoff" \
+		--stock "$1/check-patched-ccoff-strict" \
 		--nocvm "$1/check-patched-nocvm" --nocvm "$1/check-baseline-nocvm"
 }
 
@@ -123,23 +136,27 @@ fi
 
 OUT=$RESULTS/runs
 T0=$SECONDS
-# run LABEL run.sh-options...: one boot, its output indented so that no
-# line of the run itself reads as an assertion
+# run LABEL PARAMS run.sh-options...: one boot with the kernel parameters
+# PARAMS (may be empty), its output indented so that no line of the run
+# itself reads as an assertion
 run() {
-	local label=$1 rc t=$SECONDS
-	shift
+	local label=$1 params=${2:+ $2} rc t=$SECONDS
+	shift 2
 	log "check: $label"
 	"$ROOT/scripts/harness/run.sh" --label "$label" --out "$OUT/$label" \
-		"$@" "${ARGS[@]}" --extra-append "$STATS$EXTRA" 2>&1 |
+		"$@" "${ARGS[@]}" --extra-append "$STATS$params$EXTRA" 2>&1 |
 		sed -u 's/^/    /' >&2
 	rc=${PIPESTATUS[0]}
 	[ $rc -eq 0 ] || warn "check: run $label failed (rc=$rc); the assertions below say where"
 	log "check: $label done in $((SECONDS - t))s"
 }
-run check-baseline --variant baseline --cycles 10
-run check-patched --variant patched --cycles 10
-run check-patched-c50 --variant patched --cycles 50
-run check-patched-nocvm --variant patched --cycles 10 --cvm off
-run check-baseline-nocvm --variant baseline --cycles 10 --cvm off
-log "check: 5 runs in $((SECONDS - T0))s"
+run check-baseline "" --variant baseline --cycles 10
+run check-patched "" --variant patched --cycles 10
+run check-patched-c50 cc_conversion_align=strict --variant patched --cycles 50
+run check-patched-ccoff swiotlb_cc=off --variant patched --cycles 10
+run check-patched-ccoff-strict "swiotlb_cc=off cc_conversion_align=strict" \
+	--variant patched --cycles 2
+run check-patched-nocvm "" --variant patched --cycles 10 --cvm off
+run check-baseline-nocvm "" --variant baseline --cycles 10 --cvm off
+log "check: 7 runs in $((SECONDS - T0))s"
 assert_all "$OUT"

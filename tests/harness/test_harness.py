@@ -111,7 +111,7 @@ SYN_P_GUEST = {"calls": 3, "to_shared": 3, "to_private": 0, "pages": P_PAGES,
                "misaligned": 1, "refused": 0, "dma_to_private": 0,
                "shared_pages": P_PAGES, "cc_conversion.calls": 3,
                "cc_conversion.pages": P_PAGES, "cc_conversion.misaligned": 1,
-               "cc_conversion.nonram": 1, "cc_conversion.policy": "strict",
+               "cc_conversion.nonram": 1, "cc_conversion.policy": "warn",
                "cc_conversion.refused": 0, "swiotlb.cc_bytes": 2097152,
                "swiotlb.cc_chunks": 1}
 ZERO_CONVSTAT = {"calls": 0, "to_shared": 0, "to_private": 0, "refused": 0,
@@ -673,7 +673,7 @@ class TestPatchedAssertions(unittest.TestCase):
         r = analyze.patched_assertions(s, d)
         self.assertEqual([n for n, _, _ in r], ["patched-c10-" + x for x in (
             "boot", "io", "net", "rng", "nvme-rebind", "dma-to-private-zero",
-            "log-wellformed", "crosscheck", "policy-strict", "refused-zero",
+            "log-wellformed", "crosscheck", "policy", "refused-zero",
             "misaligned-nonram", "misaligned-below-1m", "mixed-nonram-only",
             "calls-bound")])
         self.assertTrue(all(ok for _, ok, _ in r), r)
@@ -710,7 +710,7 @@ class TestPatchedAssertions(unittest.TestCase):
         self.assertFalse(a["patched-c10-mixed-nonram-only"][0])
         self.assertIn("end 0 [], at any time 1 [0x10a00000]",
                       a["patched-c10-mixed-nonram-only"][1])
-        self.assertTrue(a["patched-c10-policy-strict"][0])
+        self.assertTrue(a["patched-c10-policy"][0])
 
     def test_misaligned_low_ram_record(self):
         # below 1 MiB, but usable e820 RAM: a misaligned RAM conversion
@@ -764,16 +764,23 @@ class TestPatchedAssertions(unittest.TestCase):
                       a["patched-c10-refused-zero"][1])
 
     def test_policy_and_missing_counters(self):
+        # no command line: the default, warn, is expected
         d, s = self.patched(guest=dict(SYN_P_GUEST,
-                                       **{"cc_conversion.policy": "warn"}))
+                                       **{"cc_conversion.policy": "strict"}))
         a = self.res(d, s)
-        self.assertEqual(a["patched-c10-policy-strict"],
-                         (False, "cc_conversion.policy=warn"))
+        self.assertEqual(a["patched-c10-policy"],
+                         (False, "cc_conversion.policy=strict, expected warn "
+                          "from the command line"))
+        # the command line asks for strict: strict is expected
+        with open(os.path.join(d, "qemu-cmdline.txt"), "w") as fh:
+            fh.write("qemu-system-x86_64 -kernel bz -append 'console=ttyS0 "
+                     "cc_conversion_align=strict harness.stats=x'\n")
+        self.assertTrue(self.res(d, s)["patched-c10-policy"][0])
         g = dict((k, v) for k, v in SYN_P_GUEST.items()
                  if not k.startswith("cc_conversion."))
         d, s = self.patched(guest=g)
         a = self.res(d, s)
-        for n in ("policy-strict", "refused-zero", "misaligned-nonram"):
+        for n in ("policy", "refused-zero", "misaligned-nonram"):
             ok, det = a["patched-c10-" + n]
             self.assertFalse(ok, n)
             self.assertIn("harness.stats=/sys/kernel/debug/x86/cc_conversion",
@@ -1476,6 +1483,59 @@ def _flatten(s):
             yield from _flatten(t)
         else:
             yield t
+
+
+class ExpectedPolicyTest(unittest.TestCase):
+    """The policy the series gives the emulated CVM guest (2 MiB granule)
+    for each command line the harness uses."""
+
+    def test_rule(self):
+        e = analyze.expected_policy
+        self.assertEqual(e([]), "warn")
+        self.assertEqual(e(["cc_conversion_align=strict"]), "strict")
+        self.assertEqual(e(["cc_conversion_align=off"]), "off")
+        # malformed values leave the default
+        self.assertEqual(e(["cc_conversion_align=bogus"]), "warn")
+        self.assertEqual(e(["cc_conversion_align=strict",
+                            "cc_conversion_align=x"]), "strict")
+        # swiotlb_cc=off: off whatever cc_conversion_align says
+        self.assertEqual(e(["swiotlb_cc=off"]), "off")
+        self.assertEqual(e(["swiotlb_cc=off", "cc_conversion_align=strict"]),
+                         "off")
+        self.assertEqual(e(["swiotlb_cc=off", "swiotlb_cc=4M",
+                            "cc_conversion_align=strict"]), "strict")
+
+    def test_kernel_params(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.assertEqual(analyze.kernel_params(d), [])
+            with open(os.path.join(d, "qemu-cmdline.txt"), "w") as fh:
+                fh.write("qemu -m 2G -append 'a=1 swiotlb_cc=off b' -smp 2\n")
+            self.assertEqual(analyze.kernel_params(d),
+                             ["a=1", "swiotlb_cc=off", "b"])
+
+    def test_stock_run(self):
+        # the patched kernel with swiotlb_cc=off: baseline assertions plus
+        # policy off and nothing refused
+        with tempfile.TemporaryDirectory() as tmp:
+            g = dict(SYN_GUEST, **{"cc_conversion.policy": "off",
+                                   "cc_conversion.refused": 0})
+            d, s = make_run(tmp, "check-patched-ccoff", guest=g)
+            with open(os.path.join(d, "qemu-cmdline.txt"), "w") as fh:
+                fh.write("qemu -append 'cvm_emulate=on swiotlb_cc=off'\n")
+            r = {n: ok for n, ok, _ in analyze.stock_assertions(s, d)}
+            # the synthetic log holds one refused (platform) record
+            self.assertFalse(r.pop("patched-ccoff-refused-zero"))
+            self.assertTrue(all(r.values()), r)
+            self.assertIn("patched-ccoff-baseline-misaligned", r)
+            self.assertIn("patched-ccoff-policy", r)
+            # a guest that still warns there fails
+            g["cc_conversion.policy"] = "warn"
+            d, s = make_run(tmp, "check-patched-ccoff2", guest=g)
+            with open(os.path.join(d, "qemu-cmdline.txt"), "w") as fh:
+                fh.write("qemu -append 'swiotlb_cc=off "
+                         "cc_conversion_align=strict'\n")
+            r = {n: ok for n, ok, _ in analyze.stock_assertions(s, d)}
+            self.assertFalse(r["patched-ccoff2-policy"])
 
 
 if __name__ == "__main__":
