@@ -96,6 +96,34 @@ def delta(a, b):
 
 # -- memory picture ----------------------------------------------------------
 
+INVENTORY = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                         "..", "..", "Documentation", "conversion-sites.tsv")
+
+
+def load_inventory(path=INVENTORY):
+    """The conversion-site inventory (scripts/inventory.sh): a list of
+    dicts, one per row; [] if the table cannot be read."""
+    try:
+        with open(path) as fh:
+            lines = [l.rstrip("\n").split("\t") for l in fh if l.strip()]
+    except OSError:
+        return []
+    return [dict(zip(lines[0], l)) for l in lines[1:]]
+
+
+def inventory_of(site, inventory):
+    """The inventory rows of a conversion-log site ("S f1<f2<f3"): those
+    whose enclosing function is the first of the site's frames that has
+    one, as "file:function [handling]"; "" if none (an inlined helper)."""
+    frames = site.split(" ", 1)[-1].split("<")
+    for f in frames:
+        rows = [r for r in inventory if r.get("function") == f]
+        if rows:
+            return "; ".join(sorted({"%s:%s [%s]" % (
+                r["file"], r["function"], r["handling"]) for r in rows}))
+    return ""
+
+
 def ram_regions(summary, regions):
     """Bases of the 2 MiB regions to draw: every region overlapping usable
     RAM (e820 from the console), plus every region the log touched."""
@@ -304,7 +332,10 @@ def build(run_dirs, out_dir, base_version_file=None):
 
     # sites
     md += ["## Misaligned conversion calls by site", "",
-           "Site = direction + first three frames (offsets stripped).", ""]
+           "Site = direction + first three frames (offsets stripped); "
+           "inventory = the rows of the checked conversion-site inventory "
+           "for the first frame that has one, with how the series handles "
+           "them.", ""]
     sites = {}
     for i, r in enumerate(runs):
         for e in (r["convstat"] or {}).get("sites") or []:
@@ -313,15 +344,17 @@ def build(run_dirs, out_dir, base_version_file=None):
     if sites:
         order = sorted(sites, key=lambda k: (
             -max((e or {}).get("calls", 0) for e in sites[k]), k))
+        inv = load_inventory()
         h = ["site"]
         for l in labels:
             h += ["%s calls" % l, "%s pages" % l]
+        h += ["inventory (Documentation/conversion-sites.tsv)"]
         rows = []
         for k in order:
             row = ["`%s`" % k]
             for e in sites[k]:
                 row += [(e or {}).get("calls", 0), (e or {}).get("pages", 0)]
-            rows.append(row)
+            rows.append(row + [inventory_of(k, inv) or "-"])
         md += table(h, rows) + [""]
     else:
         md += ["(no misaligned calls in any run)", ""]

@@ -1538,5 +1538,24 @@ class ExpectedPolicyTest(unittest.TestCase):
             self.assertFalse(r["patched-ccoff2-policy"])
 
 
+class InventoryOfSiteTest(unittest.TestCase):
+    """The report names the inventory rows of each conversion-log site."""
+
+    def test_sites(self):
+        inv = report.load_inventory()
+        self.assertGreater(len(inv), 50)
+        self.assertEqual(report.inventory_of(
+            "S dma_direct_alloc<dma_alloc_attrs<nvme_alloc_queue", inv),
+            "kernel/dma/direct.c:dma_direct_alloc [shared-chunks]")
+        self.assertEqual(report.inventory_of(
+            "S vgacon_startup<con_init<console_init", inv),
+            "drivers/video/console/vgacon.c:vgacon_startup [exempt:nonram]")
+        # the second frame when the first has no row (an inlined helper)
+        self.assertEqual(report.inventory_of(
+            "S nosuchfn<atomic_pool_expand<x", inv),
+            "kernel/dma/pool.c:atomic_pool_expand [shared-chunks]")
+        self.assertEqual(report.inventory_of("S a<b<c", inv), "")
+
+
 if __name__ == "__main__":
     sys.exit(main())
