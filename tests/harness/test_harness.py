@@ -948,10 +948,21 @@ class TestPatchedAssertions(unittest.TestCase):
         self.patched(cycles=50, name="runs/check-patched-c50")
         self.nocvm(name="runs/check-patched-nocvm")
         self.nocvm("baseline", name="runs/check-baseline-nocvm")
+        for name, params in (("check-patched-ccoff", "swiotlb_cc=off"),
+                             ("check-patched-ccoff-strict", "swiotlb_cc=off "
+                              "cc_conversion_align=strict")):
+            d, _ = make_run(
+                self.tmp, "runs/" + name, log=SYN_LOG.rsplit("s 0x", 1)[0],
+                convstat_fig=dict(SYN_CONVSTAT, refused=0),
+                guest=dict(SYN_GUEST, refused=0, **{
+                    "cc_conversion.policy": "off",
+                    "cc_conversion.refused": 0}))
+            with open(os.path.join(d, "qemu-cmdline.txt"), "w") as fh:
+                fh.write("qemu -append 'cvm_emulate=on %s'\n" % params)
         p = self.check_sh("--from", runs)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         lines = p.stdout.splitlines()
-        self.assertEqual(len(lines), 53)
+        self.assertEqual(len(lines), 75)
         self.assertTrue(all(l.startswith("PASS ") for l in lines), lines)
         self.assertEqual(lines[-1].split()[1], "compare-baseline-patched")
         # one bad run fails the whole check
