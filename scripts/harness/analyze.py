@@ -850,7 +850,8 @@ def stock_assertions(summary, rundir, prefix=None):
     device works, the per-allocation conversions are back, so misaligned
     ones are seen), and the x86 policy is off and refused nothing."""
     s = summary
-    prefix = prefix or (s.get("label") or "stock").replace("check-", "", 1)
+    prefix = prefix or os.path.basename(s.get("label") or "stock").replace(
+        "check-", "", 1)
     out = assertions(s, True, prefix)
     out.append(_policy(s, rundir, prefix, _x86_hint()))
     out.append(_refused_zero(s, prefix, _x86_hint()))

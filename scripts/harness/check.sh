@@ -15,7 +15,7 @@
 #   --mode --platform --print-cmdline) are check.sh's own and refused.
 #   --extra-append STR is added to the parameters check.sh passes.
 #
-# Runs, in results/runs/ (each 25-35 s under TCG, about 3.5 minutes in all),
+# Runs, in results/runs/ (each 25-35 s under TCG, about 4 minutes in all),
 # all with --extra-append harness.stats=/sys/kernel/debug/x86/cc_conversion
 # (the series' x86 counters, printed as GUEST cc_conversion.* lines; a
 # kernel without them prints a note):
@@ -24,6 +24,8 @@
 #                         (default policy: warn)
 #   check-patched-c50     patched kernel, emulated CVM, 50 nvme rebinds,
 #                         cc_conversion_align=strict
+#   check-patched-off     patched kernel, emulated CVM, 2 nvme rebinds,
+#                         cc_conversion_align=off
 #   check-patched-ccoff   patched kernel, emulated CVM, swiotlb_cc=off:
 #                         must behave as the baseline, policy off
 #   check-patched-ccoff-strict  the same with cc_conversion_align=strict
@@ -50,7 +52,7 @@
 #   harness-crosscheck           analyzer == guest counters (calls,
 #                                to_shared, to_private, pages, misaligned,
 #                                refused, shared bytes)
-#  each patched CVM run, prefix patched-c10- and patched-c50-:
+#  each patched CVM run, prefix patched-c10-, patched-c50- and patched-c2-:
 #   boot, io, net, rng, nvme-rebind, dma-to-private-zero, log-wellformed,
 #   crosscheck                   as for the baseline
 #   policy                       GUEST cc_conversion.policy is the one the
@@ -108,6 +110,7 @@ assert_all() {
 	python3 "$ROOT/scripts/harness/analyze.py" --assert \
 		--baseline "$1/check-baseline" \
 		--patched "$1/check-patched" --patched "$1/check-patched-c50" \
+		--patched "$1/check-patched-off" \
 		--stock "$1/check-patched-ccoff" \
 		--stock "$1/check-patched-ccoff-strict" \
 		--nocvm "$1/check-patched-nocvm" --nocvm "$1/check-baseline-nocvm"
@@ -153,10 +156,11 @@ run() {
 run check-baseline "" --variant baseline --cycles 10
 run check-patched "" --variant patched --cycles 10
 run check-patched-c50 cc_conversion_align=strict --variant patched --cycles 50
+run check-patched-off cc_conversion_align=off --variant patched --cycles 2
 run check-patched-ccoff swiotlb_cc=off --variant patched --cycles 10
 run check-patched-ccoff-strict "swiotlb_cc=off cc_conversion_align=strict" \
 	--variant patched --cycles 2
 run check-patched-nocvm "" --variant patched --cycles 10 --cvm off
 run check-baseline-nocvm "" --variant baseline --cycles 10 --cvm off
-log "check: 7 runs in $((SECONDS - T0))s"
+log "check: 8 runs in $((SECONDS - T0))s"
 assert_all "$OUT"
