@@ -235,9 +235,14 @@ int main(int argc, char **argv)
 
 	convstat_get_stats(cs, &st);
 	sites = convstat_sites(cs, &nr);
-	if (map)
-		convstat_for_each_region(cs, CONVSTAT_REGIONS_TOUCHED, print_region, stdout);
-	else if (json)
+	if (map) {
+		if (convstat_for_each_region(cs, CONVSTAT_REGIONS_TOUCHED, print_region,
+					     stdout) < 0) {
+			fprintf(stderr, "convstat: out of memory\n");
+			ret = EXIT_FAILURE;
+			goto out_free;
+		}
+	} else if (json)
 		print_json(stdout, &st, sites, nr);
 	else
 		print_text(stdout, name, &st, sites, nr);

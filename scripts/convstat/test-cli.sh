@@ -47,7 +47,7 @@ S 0x1ff000 514 big+0x1/0x2
 P 0x1000000 4 ?
 this is not a record
 S 0xzz 1 f+0x1/0x2
-S 0x10000000000 1 f+0x1/0x2
+S 0x10000000000000 1 f+0x1/0x2
 S 0x600000 1 nvme_setup+0x3d/0x60 [nvme]
 S 0x800000 3 we"ird\sym+0x1/0x2
 LOG
@@ -62,7 +62,8 @@ LOG
 #  S 0x600000 1    : shared 516, mixed 3, snp 1
 #  S 0x800000 3    : shared 519, mixed 4, snp 1
 # => shared_bytes_end = peak = 519 * 4096 = 2125824, mixed end = peak = 4,
-#    redundant 516, snp_exits 8, tdx_calls 8, refused 1, malformed 3.
+#    redundant 516, snp_exits 8, tdx_calls 8, refused 1, malformed 3 (one
+#    is S 0x10000000000000: at 2^52).
 
 check_json() {
 	python3 - "$TMP/out" <<'PY'

@@ -1023,7 +1023,11 @@ class TestWithRealConvstat(unittest.TestCase):
                 "S 0x400000 1 a+0x1/0x2\np 0x400000 1 a+0x1/0x2\n"
                 "P 0x400000 1 a+0x1/0x2\nS 0x5ff000 2 a+0x1/0x2\n"
                 "S 0x800000 8 a+0x1/0x2\nS 0x801000 8 a+0x1/0x2\n"
-                "P 0x800000 16 a+0x1/0x2\n")
+                "P 0x800000 16 a+0x1/0x2\n",
+                # beyond 1 TiB, up to 2^52; the last two are malformed
+                "S 0xfffffff000 2 a+0x1/0x2\nS 0xfffffffff000 1 a+0x1/0x2\n"
+                "S 0xffffffffff000 1 a+0x1/0x2\nP 0xfffffffe00000 511 a\n"
+                "S 0xffffffffff000 2 a+0x1/0x2\nS 0x10000000000000 1 a\n")
         for i, log in enumerate(logs):
             p = os.path.join(self.tmp, "l%d.log" % i)
             with open(p, "w") as fh:
