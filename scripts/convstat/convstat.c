@@ -12,6 +12,7 @@
 #define REGION_WORDS	(CONVSTAT_REGION_PAGES / 64)
 #define SITE_HASH_MIN	64
 #define REG_HASH_MIN	64
+#define EVER_HASH_MIN	64
 #define REG_TOMB	UINT32_MAX	/* deleted table entry */
 /* A call covering this many whole 2 MiB regions or more makes a run. */
 #define RUN_MIN		16
@@ -39,6 +40,7 @@ struct cs_reg {
 	uint64_t *bits;		/* bit set = 4 KiB page shared; only if mixed */
 	uint32_t key;		/* region number + 1; 0 free, REG_TOMB deleted */
 	uint16_t shared;	/* shared pages, 0 .. 512 */
+	bool ever;		/* in the set of ever-mixed regions */
 };
 
 struct cs_ext {
@@ -52,6 +54,7 @@ struct cs_ext {
 struct cs_old {
 	uint64_t shared;	/* shared pages */
 	uint64_t mixed;		/* mixed regions */
+	uint64_t mixed_shared;	/* shared pages in mixed regions */
 };
 
 struct cs_site {
@@ -77,6 +80,12 @@ struct convstat {
 	unsigned int nr_bits_spare;
 	uint64_t prio_seed;
 	uint64_t shared_pages;		/* shared pages now */
+	uint64_t mixed_shared;		/* shared pages in mixed regions now */
+
+	/* Regions ever mixed: open-addressing set of region number + 1. */
+	uint64_t *ever;
+	size_t ever_cap;		/* power of two */
+	size_t ever_nr;
 
 	/* Open-addressing hash of misaligned sites, keyed by site key. */
 	struct cs_site **site_tab;
@@ -671,6 +680,7 @@ static struct cs_reg *reg_get(struct convstat *cs, uint64_t reg)
 	e->key = (uint32_t)k;
 	e->bits = NULL;
 	e->shared = shared;
+	e->ever = false;
 	return e;
 }
 
@@ -678,19 +688,73 @@ static struct cs_reg *reg_get(struct convstat *cs, uint64_t reg)
 static void reg_drop(struct convstat *cs, struct cs_reg *e, struct cs_old *old)
 {
 	old->shared += e->shared;
-	old->mixed += is_mixed(e->shared);
+	if (is_mixed(e->shared)) {
+		old->mixed++;
+		old->mixed_shared += e->shared;
+	}
 	bits_put(cs, e->bits);
 	e->bits = NULL;
 	e->key = REG_TOMB;
 	cs->reg_nr--;
 }
 
-/* A region went from @before to @after shared pages. */
-static void reg_account(struct convstat *cs, unsigned int before, unsigned int after)
+/* Make room in the set of ever-mixed regions for the two a record can add. */
+static int ever_reserve(struct convstat *cs)
+{
+	size_t cap, i, j;
+	uint64_t *tab;
+
+	if ((cs->ever_nr + 2) * 2 <= cs->ever_cap)
+		return 0;
+	cap = cs->ever_cap ? cs->ever_cap * 2 : EVER_HASH_MIN;
+	tab = calloc(cap, sizeof(*tab));
+	if (!tab)
+		return -ENOMEM;
+	for (i = 0; i < cs->ever_cap; i++) {
+		uint64_t k = cs->ever[i];
+
+		if (!k)
+			continue;
+		for (j = hash_u64(k) & (cap - 1); tab[j]; j = (j + 1) & (cap - 1))
+			;
+		tab[j] = k;
+	}
+	free(cs->ever);
+	cs->ever = tab;
+	cs->ever_cap = cap;
+	return 0;
+}
+
+/* Remember that region @reg was mixed (stored as @reg + 1; 0 is empty). */
+static void ever_add(struct convstat *cs, uint64_t reg)
+{
+	uint64_t k = reg + 1;
+	size_t j;
+
+	for (j = hash_u64(k) & (cs->ever_cap - 1); cs->ever[j];
+	     j = (j + 1) & (cs->ever_cap - 1))
+		if (cs->ever[j] == k)
+			return;
+	cs->ever[j] = k;
+	cs->ever_nr++;
+}
+
+/* Region @e went from @before to @after shared pages. */
+static void reg_account(struct convstat *cs, struct cs_reg *e, unsigned int before,
+			unsigned int after)
 {
 	cs->shared_pages = cs->shared_pages - before + after;
-	cs->st.mixed_2m_end += is_mixed(after);
-	cs->st.mixed_2m_end -= is_mixed(before);
+	if (is_mixed(before)) {
+		cs->st.mixed_2m_end--;
+		cs->mixed_shared -= before;
+	}
+	if (is_mixed(after)) {
+		cs->st.mixed_2m_end++;
+		cs->mixed_shared += after;
+		if (!e->ever)
+			ever_add(cs, e->key - 1);
+		e->ever = true;
+	}
 }
 
 /*
@@ -742,7 +806,7 @@ static void map_region(struct convstat *cs, uint64_t reg, unsigned int first,
 		bits_put(cs, e->bits);
 		e->bits = NULL;
 	}
-	reg_account(cs, before, e->shared);
+	reg_account(cs, e, before, e->shared);
 }
 
 /* Whole regions [ra, rb), fewer than RUN_MIN: one table entry each. */
@@ -759,7 +823,7 @@ static void map_regions(struct convstat *cs, uint64_t ra, uint64_t rb, bool shar
 		e->shared = (uint16_t)to;
 		bits_put(cs, e->bits);
 		e->bits = NULL;
-		reg_account(cs, before, to);
+		reg_account(cs, e, before, to);
 	}
 }
 
@@ -797,12 +861,14 @@ static void map_run(struct convstat *cs, uint64_t ra, uint64_t rb, bool shared)
 	cs->st.redundant_pages += shared ? old.shared : pages - old.shared;
 	cs->shared_pages = cs->shared_pages - old.shared + (shared ? pages : 0);
 	cs->st.mixed_2m_end -= old.mixed;
+	cs->mixed_shared -= old.mixed_shared;
 }
 
 /* Reserve what map_apply() may allocate. */
 static int map_reserve(struct convstat *cs)
 {
-	if (ext_reserve(cs) || bits_reserve(cs) || reg_reserve(cs, RUN_MIN + 1))
+	if (ext_reserve(cs) || bits_reserve(cs) || ever_reserve(cs) ||
+	    reg_reserve(cs, RUN_MIN + 1))
 		return -ENOMEM;
 	return 0;
 }
@@ -836,10 +902,14 @@ static void map_apply(struct convstat *cs, uint64_t gpa, uint64_t pages, bool sh
 	}
 
 	st->shared_bytes_end = cs->shared_pages << CONVSTAT_PAGE_SHIFT;
+	st->double_alloc_end_bytes = cs->mixed_shared << CONVSTAT_PAGE_SHIFT;
+	st->split_2m_ever = cs->ever_nr;
 	if (st->mixed_2m_end > st->mixed_2m_peak)
 		st->mixed_2m_peak = st->mixed_2m_end;
 	if (st->shared_bytes_end > st->shared_bytes_peak)
 		st->shared_bytes_peak = st->shared_bytes_end;
+	if (st->double_alloc_end_bytes > st->double_alloc_peak_bytes)
+		st->double_alloc_peak_bytes = st->double_alloc_end_bytes;
 }
 
 /* ---- Public API ---- */
@@ -1109,6 +1179,7 @@ void convstat_free(struct convstat *cs)
 		cs->spare = e->r;
 		free(e);
 	}
+	free(cs->ever);
 	for (i = 0; i < cs->site_cap; i++) {
 		if (cs->site_tab[i]) {
 			free(cs->site_tab[i]->key);

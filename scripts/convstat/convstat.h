@@ -73,7 +73,16 @@ struct convstat_stats {
 	uint64_t snp_exits;		/* sum of ceil(entries / 253) per call */
 	uint64_t malformed;
 	uint64_t redundant_pages;	/* pages already in the target state */
-	/* Line counters, for diagnostics; not part of the JSON figures. */
+	/*
+	 * Host cost (Documentation/conversion-log.md): 2 MiB regions mixed
+	 * after any call, each counted once (a TDX host cannot re-promote a
+	 * split page); peak over calls of the shared bytes in mixed regions
+	 * (backed twice with hugetlb-backed guest_memfd).
+	 */
+	uint64_t split_2m_ever;
+	uint64_t double_alloc_peak_bytes;
+	/* Diagnostics; not part of the JSON figures. */
+	uint64_t double_alloc_end_bytes;	/* the above, now */
 	uint64_t lines;
 	uint64_t comments;
 	uint64_t blank;

@@ -624,6 +624,8 @@ static void test_near_limit(void)
 	CHECK_EQ(st.redundant_pages, 2);
 	CHECK_EQ(st.malformed, 4);
 	CHECK_EQ(st.mixed_2m_end, 2);
+	CHECK_EQ(st.split_2m_ever, 2);
+	CHECK_EQ(st.double_alloc_peak_bytes, 2 * 4096);
 
 	/* All of 2^52 both ways: one extent each, not 2^31 regions. */
 	CHECK_EQ(feed(cs, "S 0x0 1099511627776 f"), CONVSTAT_LINE_RECORD);
@@ -632,11 +634,15 @@ static void test_near_limit(void)
 	CHECK_EQ(st.shared_bytes_peak, LIMIT);
 	CHECK_EQ(st.mixed_2m_end, 0);
 	CHECK_EQ(st.redundant_pages, 2 + 514);
+	CHECK_EQ(st.double_alloc_end_bytes, 0);
 	CHECK_EQ(feed(cs, "P 0x1000 1099511627775 f"), CONVSTAT_LINE_RECORD);
 	st = stats(cs);
 	CHECK_EQ(st.shared_bytes_end, 4096);
 	CHECK_EQ(st.mixed_2m_end, 1);
 	CHECK_EQ(st.mixed_2m_peak, 2);
+	CHECK_EQ(st.split_2m_ever, 3);
+	CHECK_EQ(st.double_alloc_end_bytes, 4096);
+	CHECK_EQ(st.double_alloc_peak_bytes, 2 * 4096);
 	CHECK_EQ(st.redundant_pages, 2 + 514 + 0);
 	CHECK_EQ(convstat_finish(cs), 0);
 	CHECK_EQ(convstat_for_each_region(cs, CONVSTAT_REGIONS_SHARED, collect_fn, &c), 0);
@@ -658,6 +664,76 @@ static void test_near_limit(void)
 	n = 0;
 	CHECK_EQ(convstat_for_each_region(cs, CONVSTAT_REGIONS_SHARED, count_fn, &n), 0);
 	CHECK_EQ(n, 2);
+	convstat_free(cs);
+}
+
+/* split_2m_ever and double_alloc_peak_bytes on hand-computed logs. */
+static void test_host_cost(void)
+{
+	struct convstat *cs;
+	struct convstat_stats st;
+
+	/* Aligned private -> shared -> private: no split, no double. */
+	cs = run("S 0x200000 512 f\nS 0x400000 1024 f\nP 0x200000 1536 f\n"
+		 "s 0x800000 1 f\n");
+	st = stats(cs);
+	CHECK_EQ(st.split_2m_ever, 0);
+	CHECK_EQ(st.double_alloc_peak_bytes, 0);
+	CHECK_EQ(st.mixed_2m_peak, 0);
+	convstat_free(cs);
+
+	/*
+	 * A region split once counts once, whatever comes after: mixed, all
+	 * shared, mixed again, all private, mixed again.
+	 */
+	cs = run("S 0x200000 256 f\n"		/* mixed: 1 MiB doubled */
+		 "S 0x300000 256 f\n"		/* all shared: 0 doubled */
+		 "P 0x200000 1 f\n"		/* mixed: 511 pages doubled */
+		 "P 0x201000 511 f\n"		/* all private */
+		 "S 0x3ff000 1 f\n");		/* mixed: 1 page */
+	st = stats(cs);
+	CHECK_EQ(st.split_2m_ever, 1);
+	CHECK_EQ(st.mixed_2m_peak, 1);
+	CHECK_EQ(st.mixed_2m_end, 1);
+	CHECK_EQ(st.double_alloc_peak_bytes, 511 * 4096);
+	CHECK_EQ(st.double_alloc_end_bytes, 4096);
+	convstat_free(cs);
+
+	/* A straddling record splits its first and last region only. */
+	cs = run("S 0x1ff000 514 f\n");
+	st = stats(cs);
+	CHECK_EQ(st.split_2m_ever, 2);
+	CHECK_EQ(st.double_alloc_peak_bytes, 2 * 4096);
+	CHECK_EQ(st.shared_bytes_peak, 514 * 4096);
+	convstat_free(cs);
+
+	/*
+	 * Peak of the sum, not sum of the peaks: two regions half shared one
+	 * after the other, the first made whole before the second is split.
+	 */
+	cs = run("S 0x0 256 f\nS 0x100000 256 f\nS 0x200000 300 f\n"
+		 "S 0x400000 10 f\n");
+	st = stats(cs);
+	CHECK_EQ(st.split_2m_ever, 3);
+	CHECK_EQ(st.double_alloc_peak_bytes, 310 * 4096);
+	CHECK_EQ(st.double_alloc_end_bytes, 310 * 4096);
+	convstat_free(cs);
+
+	/* An aligned record over a mixed region clears it; it stays counted. */
+	cs = run("S 0x200000 1 f\nS 0x400000 3 f\nP 0x0 1536 f\nS 0x200000 512 f\n");
+	st = stats(cs);
+	CHECK_EQ(st.split_2m_ever, 2);
+	CHECK_EQ(st.mixed_2m_end, 0);
+	CHECK_EQ(st.double_alloc_peak_bytes, 4 * 4096);
+	CHECK_EQ(st.double_alloc_end_bytes, 0);
+	CHECK_EQ(st.redundant_pages, 1536 - 4);
+	convstat_free(cs);
+
+	/* Refused conversions cost nothing. */
+	cs = run("s 0x200000 1 f\np 0x0 3 f\n");
+	st = stats(cs);
+	CHECK_EQ(st.split_2m_ever, 0);
+	CHECK_EQ(st.double_alloc_peak_bytes, 0);
 	convstat_free(cs);
 }
 
@@ -697,18 +773,20 @@ static void model_at(uint64_t base, uint64_t seed)
 {
 	enum { NPAGES = 16384, NREG = NPAGES / 512, OPS = 20000 };
 	static unsigned char ref[NPAGES];
+	unsigned char ever[NREG];
 	bool top = base + NPAGES * 4096ULL == LIMIT;
 	uint64_t redundant = 0, peak_sh = 0, peak_mix = 0, calls = 0, refused = 0;
-	uint64_t exits = 0, misaligned = 0, malformed = 0;
+	uint64_t exits = 0, misaligned = 0, never = 0, peak_dbl = 0, malformed = 0;
 	struct convstat *cs = convstat_init();
 	struct convstat_stats st;
 	struct collect c;
 	unsigned int bad = 0;
 	int op;
 
+	memset(ever, 0, sizeof(ever));
 	memset(ref, 0, sizeof(ref));
 	for (op = 0; op < OPS && !bad; op++) {
-		uint64_t r = rnd(&seed), first, n, i, sh = 0, mix = 0;
+		uint64_t r = rnd(&seed), first, n, i, sh = 0, mix = 0, dbl = 0;
 		bool to_shared = r & 1, is_refused = (r >> 1) % 16 == 0;
 		bool beyond = false;
 		char line[96];
@@ -765,17 +843,26 @@ static void model_at(uint64_t base, uint64_t seed)
 			for (k = 0; k < 512; k++)
 				cnt += ref[reg * 512 + k];
 			sh += cnt;
-			mix += cnt > 0 && cnt < 512;
+			if (cnt > 0 && cnt < 512) {
+				mix++;
+				dbl += cnt;
+				never += !ever[reg];
+				ever[reg] = 1;
+			}
 		}
 		if (sh * 4096 > peak_sh)
 			peak_sh = sh * 4096;
 		if (mix > peak_mix)
 			peak_mix = mix;
+		if (dbl * 4096 > peak_dbl)
+			peak_dbl = dbl * 4096;
 
 		st = stats(cs);
 		if (st.shared_bytes_end != sh * 4096 || st.mixed_2m_end != mix ||
 		    st.redundant_pages != redundant || st.shared_bytes_peak != peak_sh ||
-		    st.mixed_2m_peak != peak_mix) {
+		    st.mixed_2m_peak != peak_mix || st.split_2m_ever != never ||
+		    st.double_alloc_end_bytes != dbl * 4096 ||
+		    st.double_alloc_peak_bytes != peak_dbl) {
 			fprintf(stderr, "  model mismatch after op %d: %s", op, line);
 			bad++;
 		}
@@ -789,6 +876,7 @@ static void model_at(uint64_t base, uint64_t seed)
 	CHECK_EQ(st.misaligned, misaligned);
 	CHECK_EQ(st.malformed, malformed);
 	CHECK(st.mixed_2m_peak > 0);
+	CHECK(never > 0 && never <= NREG);
 	CHECK(!top || malformed > 0);
 
 	/* Final per-region state matches too. */
@@ -914,7 +1002,7 @@ static void test_scale(void)
 
 /* Regions of the map, for the consistency checks of the scale tests. */
 struct tally {
-	uint64_t regions, shared_pages, mixed;
+	uint64_t regions, shared_pages, mixed, shared_in_mixed;
 };
 
 static int tally_fn(const struct convstat_region *r, void *ctx)
@@ -923,7 +1011,10 @@ static int tally_fn(const struct convstat_region *r, void *ctx)
 
 	t->regions++;
 	t->shared_pages += r->shared_pages;
-	t->mixed += r->shared_pages && r->shared_pages < 512;
+	if (r->shared_pages && r->shared_pages < 512) {
+		t->mixed++;
+		t->shared_in_mixed += r->shared_pages;
+	}
 	return 0;
 }
 
@@ -994,9 +1085,10 @@ static void scale_random(const char *name, uint64_t span_pages, uint64_t seed)
 	getrusage(RUSAGE_SELF, &ru);
 	st = stats(cs);
 	printf("  scale %s: %d records (%.1f MB) in %.3f s, CPU %.3f s"
-	       " (%.2f M records/s); max RSS so far %ld MiB\n",
+	       " (%.2f M records/s); split_2m_ever %" PRIu64
+	       ", max RSS so far %ld MiB\n",
 	       name, RECORDS, len / 1e6, t1 - t0, c1 - c0, RECORDS / (t1 - t0) / 1e6,
-	       ru.ru_maxrss / 1024);
+	       st.split_2m_ever, ru.ru_maxrss / 1024);
 
 	CHECK_EQ(bad, 0);
 	CHECK_EQ(st.malformed, 0);
@@ -1006,6 +1098,12 @@ static void scale_random(const char *name, uint64_t span_pages, uint64_t seed)
 	CHECK_EQ(convstat_for_each_region(cs, CONVSTAT_REGIONS_SHARED, tally_fn, &t), 0);
 	CHECK_EQ(t.shared_pages * 4096, st.shared_bytes_end);
 	CHECK_EQ(t.mixed, st.mixed_2m_end);
+	CHECK_EQ(t.shared_in_mixed * 4096, st.double_alloc_end_bytes);
+	CHECK(st.split_2m_ever >= st.mixed_2m_peak);
+	CHECK(st.split_2m_ever <= 2 * st.calls);
+	CHECK(st.split_2m_ever <= span_pages / 512);
+	CHECK(st.double_alloc_peak_bytes >= st.double_alloc_end_bytes);
+	CHECK(st.double_alloc_peak_bytes <= st.shared_bytes_peak);
 	free(buf);
 	convstat_free(cs);
 }
@@ -1042,6 +1140,7 @@ static const struct {
 	{ "many_sites", test_many_sites },
 	{ "regions", test_regions },
 	{ "near_limit", test_near_limit },
+	{ "host_cost", test_host_cost },
 	{ "independent_instances", test_independent_instances },
 	{ "model", test_model },
 	{ "scale", test_scale },
