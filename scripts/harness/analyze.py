@@ -61,7 +61,8 @@ SNAPSHOT_MARK = "# harness: counters snapshot"
 CONVSTAT_FIGURES = ("calls", "to_shared", "to_private", "refused", "pages",
                     "misaligned", "mixed_2m_end", "mixed_2m_peak",
                     "shared_bytes_end", "shared_bytes_peak", "tdx_calls",
-                    "snp_exits", "malformed", "redundant_pages")
+                    "snp_exits", "malformed", "redundant_pages",
+                    "split_2m_ever", "double_alloc_peak_bytes")
 
 _num = re.compile(r"^(?:0x[0-9a-fA-F]+|-?[0-9]+)$")
 
