@@ -208,8 +208,8 @@ def gen(seed, n):
         elif k < 9:                      # across a region boundary
             first = rnd.randrange(1, 16) * RP - rnd.randint(1, 4)
             cnt = rnd.randint(1, RP + 8)
-        else:                            # large, any alignment
-            first, cnt = rnd.randrange(span), rnd.randint(1, span)
+        else:                            # large: runs of 16+ regions too
+            first, cnt = rnd.randrange(span), rnd.randint(1, 2 * span)
         gpa = base + first * PAGE
         if gpa + cnt * PAGE > LIMIT and rnd.random() < 0.8:
             cnt = (LIMIT - gpa) // PAGE  # mostly ending at 2^52 exactly

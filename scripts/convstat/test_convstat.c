@@ -765,16 +765,20 @@ static uint64_t rnd(uint64_t *s)
 
 /*
  * Compare against a naive byte-per-page model of 64 MiB (32 regions) at
- * @base on random calls, after every call.  At the top of the 52-bit space
- * (base + 64 MiB == 2^52), some records run past 2^52 and must be malformed
- * without any effect.
+ * @base on random calls, after every call.  If @gap is not 0, the second
+ * half of the 64 MiB lies @gap bytes (a multiple of 2 MiB) higher: a call
+ * across the halves also covers the gap, which is modelled as one state,
+ * and makes one large run.  At the top of the 52-bit space (the model ends
+ * at 2^52), some records run past 2^52 and must be malformed without any
+ * effect.
  */
-static void model_at(uint64_t base, uint64_t seed)
+static void model_at(uint64_t base, uint64_t gap, uint64_t seed)
 {
-	enum { NPAGES = 16384, NREG = NPAGES / 512, OPS = 20000 };
+	enum { NPAGES = 16384, HALF = NPAGES / 2, NREG = NPAGES / 512, OPS = 20000 };
 	static unsigned char ref[NPAGES];
-	unsigned char ever[NREG];
-	bool top = base + NPAGES * 4096ULL == LIMIT;
+	unsigned char ever[NREG], gap_shared = 0;
+	uint64_t gap_pages = gap >> 12;
+	bool top = base + NPAGES * 4096ULL + gap == LIMIT;
 	uint64_t redundant = 0, peak_sh = 0, peak_mix = 0, calls = 0, refused = 0;
 	uint64_t exits = 0, misaligned = 0, never = 0, peak_dbl = 0, malformed = 0;
 	struct convstat *cs = convstat_init();
@@ -788,11 +792,12 @@ static void model_at(uint64_t base, uint64_t seed)
 	for (op = 0; op < OPS && !bad; op++) {
 		uint64_t r = rnd(&seed), first, n, i, sh = 0, mix = 0, dbl = 0;
 		bool to_shared = r & 1, is_refused = (r >> 1) % 16 == 0;
-		bool beyond = false;
+		bool beyond = false, across;
+		uint64_t gpa, pages;
 		char line[96];
 		unsigned int reg;
 
-		switch ((r >> 8) % 4) {
+		switch ((r >> 8) % 5) {
 		case 0:		/* a few pages anywhere */
 			first = (r >> 16) % NPAGES;
 			n = 1 + (r >> 40) % 8;
@@ -805,9 +810,13 @@ static void model_at(uint64_t base, uint64_t seed)
 			first = ((r >> 16) % NREG) * 512;
 			n = 512 * (1 + (r >> 40) % 3);
 			break;
-		default:	/* around a boundary */
+		case 3:		/* around a boundary */
 			first = ((r >> 16) % NREG) * 512 + 512 - 1 - (r >> 32) % 4;
 			n = 1 + (r >> 40) % 520;
+			break;
+		default:	/* large: runs of 16 regions and more */
+			first = (r >> 16) % NPAGES;
+			n = 1 + (r >> 40) % NPAGES;
 			break;
 		}
 		if (first >= NPAGES)
@@ -817,9 +826,12 @@ static void model_at(uint64_t base, uint64_t seed)
 		if (first + n > NPAGES && !beyond)
 			n = NPAGES - first;
 
+		across = first < HALF && first + n > HALF;
+		gpa = base + (first << 12) + (first >= HALF ? gap : 0);
+		pages = n + (across ? gap_pages : 0);
 		snprintf(line, sizeof(line), "%c 0x%" PRIx64 " %" PRIu64 " f+0x1/0x2\n",
 			 is_refused ? (to_shared ? 's' : 'p') : (to_shared ? 'S' : 'P'),
-			 base + (first << 12), n);
+			 gpa, pages);
 		CHECK_EQ(feed(cs, line), beyond ? CONVSTAT_LINE_MALFORMED :
 			 is_refused ? CONVSTAT_LINE_REFUSED : CONVSTAT_LINE_RECORD);
 		if (beyond) {
@@ -831,12 +843,17 @@ static void model_at(uint64_t base, uint64_t seed)
 			continue;
 		}
 		calls++;
-		exits += convstat_snp_exits(first << 12, n);
+		exits += convstat_snp_exits(gpa, pages);
 		misaligned += (first % 512) || (n % 512);
 		for (i = first; i < first + n; i++) {
 			redundant += ref[i] == to_shared;
 			ref[i] = to_shared;
 		}
+		if (across) {
+			redundant += gap_shared == to_shared ? gap_pages : 0;
+			gap_shared = to_shared;
+		}
+		sh = gap_shared ? gap_pages : 0;
 		for (reg = 0; reg < NREG; reg++) {
 			unsigned int k, cnt = 0;
 
@@ -880,6 +897,10 @@ static void model_at(uint64_t base, uint64_t seed)
 	CHECK(!top || malformed > 0);
 
 	/* Final per-region state matches too. */
+	if (gap) {
+		convstat_free(cs);
+		return;
+	}
 	memset(&c, 0, sizeof(c));
 	CHECK_EQ(convstat_for_each_region(cs, CONVSTAT_REGIONS_TOUCHED, collect_fn, &c), 0);
 	CHECK_EQ(c.n, NREG);
@@ -896,9 +917,12 @@ static void model_at(uint64_t base, uint64_t seed)
 
 static void test_model(void)
 {
-	model_at(0, 0x9e3779b97f4a7c15ULL);
-	model_at(TiB - 32 * MiB, 0x2545f4914f6cdd1dULL);	/* across 1 TiB */
-	model_at(LIMIT - 64 * MiB, 0x94d049bb133111ebULL);	/* up to 2^52 */
+	model_at(0, 0, 0x9e3779b97f4a7c15ULL);
+	model_at(TiB - 32 * MiB, 0, 0x2545f4914f6cdd1dULL);	/* across 1 TiB */
+	model_at(LIMIT - 64 * MiB, 0, 0x94d049bb133111ebULL);	/* up to 2^52 */
+	/* Halves 1 TiB apart; 2^51 and the top of 2^52, 2^51 - 64 MiB apart. */
+	model_at(0, TiB, 0xbf58476d1ce4e5b9ULL);
+	model_at(LIMIT / 2, LIMIT / 2 - 64 * MiB, 0x1234567887654321ULL);
 }
 
 static double now(void)
