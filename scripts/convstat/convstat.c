@@ -10,21 +10,51 @@
 #include "convstat.h"
 
 #define REGION_WORDS	(CONVSTAT_REGION_PAGES / 64)
-#define LEAF_SHIFT	30			/* one leaf maps 1 GiB */
-#define LEAF_REGIONS	(1U << (LEAF_SHIFT - CONVSTAT_REGION_SHIFT))
-#define NR_LEAVES	(1U << (CONVSTAT_ADDR_BITS - LEAF_SHIFT))
 #define SITE_HASH_MIN	64
+#define REG_HASH_MIN	64
+#define EVER_HASH_MIN	64
+#define REG_TOMB	UINT32_MAX	/* deleted table entry */
+/* A call covering this many whole 2 MiB regions or more makes a run. */
+#define RUN_MIN		16
+/* Runs a record may add: a new one, and two cuts per region it takes out. */
+#define EXT_RESERVE	(2 * RUN_MIN + 4)
+#define EXT_SPARE_MAX	64
+#define BITS_RESERVE	2		/* first and last region of a call */
+#define BITS_SPARE_MAX	64
 
-/* One 2 MiB region: bit set = 4 KiB page shared. */
-struct cs_region {
-	uint64_t bits[REGION_WORDS];
-	uint16_t shared;
-	uint8_t touched;
+/*
+ * The map.  A region no accepted call touched is private and stored
+ * nowhere.  A region touched by a call covering fewer than RUN_MIN whole
+ * regions is an entry in an open-addressing hash table keyed by region
+ * number: its shared-page count and, while it is mixed, its 512-bit bitmap.
+ * Whole regions covered by a call of RUN_MIN or more are one run, whatever
+ * their number, in a treap (a binary search tree balanced by random
+ * priorities) ordered by first region; adjacent runs in one state merge.  A
+ * region is in at most one of the two.  So memory grows with the number of
+ * records, never with the address space they cover, and a call costs O(1)
+ * expected, plus for a run O(log runs) amortized and the removal of the
+ * table entries it covers (probing each region covered or scanning the
+ * table, whichever is shorter).
+ */
+struct cs_reg {
+	uint64_t *bits;		/* bit set = 4 KiB page shared; only if mixed */
+	uint32_t key;		/* region number + 1; 0 free, REG_TOMB deleted */
+	uint16_t shared;	/* shared pages, 0 .. 512 */
+	bool ever;		/* in the set of ever-mixed regions */
 };
 
-/* 1 GiB of address space, allocated on first touch. */
-struct cs_leaf {
-	struct cs_region r[LEAF_REGIONS];
+struct cs_ext {
+	uint64_t start, end;	/* region numbers: [start, end) */
+	struct cs_ext *l, *r;	/* treap children; free list: r */
+	uint32_t prio;
+	unsigned int shared;	/* per region: 0 or 512 */
+};
+
+/* What the regions taken out of the map held. */
+struct cs_old {
+	uint64_t shared;	/* shared pages */
+	uint64_t mixed;		/* mixed regions */
+	uint64_t mixed_shared;	/* shared pages in mixed regions */
 };
 
 struct cs_site {
@@ -36,8 +66,26 @@ struct cs_site {
 };
 
 struct convstat {
-	struct cs_leaf *leaf[NR_LEAVES];
 	struct convstat_stats st;
+
+	/* The map: see struct cs_reg and struct cs_ext. */
+	struct cs_reg *reg;
+	size_t reg_cap;		/* power of two */
+	size_t reg_nr;		/* live entries */
+	size_t reg_used;	/* live and deleted entries */
+	struct cs_ext *root;
+	struct cs_ext *spare;	/* free list */
+	unsigned int nr_spare;
+	uint64_t *bits_spare[BITS_SPARE_MAX];
+	unsigned int nr_bits_spare;
+	uint64_t prio_seed;
+	uint64_t shared_pages;		/* shared pages now */
+	uint64_t mixed_shared;		/* shared pages in mixed regions now */
+
+	/* Regions ever mixed: open-addressing set of region number + 1. */
+	uint64_t *ever;
+	size_t ever_cap;		/* power of two */
+	size_t ever_nr;
 
 	/* Open-addressing hash of misaligned sites, keyed by site key. */
 	struct cs_site **site_tab;
@@ -146,7 +194,7 @@ int convstat_parse_line(const char *line, size_t len, struct convstat_record *re
 	}
 	p += 2;
 
-	/* 0x<gpa>: 4 KiB aligned and below 1 TiB */
+	/* 0x<gpa>: 4 KiB aligned and below CONVSTAT_ADDR_LIMIT (2^52) */
 	if (parse_hex(&p, end, CONVSTAT_ADDR_LIMIT, &gpa))
 		return -EINVAL;
 	if (gpa & (CONVSTAT_PAGE_SIZE - 1))
@@ -154,7 +202,7 @@ int convstat_parse_line(const char *line, size_t len, struct convstat_record *re
 	if (p >= end || *p++ != ' ')
 		return -EINVAL;
 
-	/* <pages>: > 0, and the range must end at or below 1 TiB */
+	/* <pages>: > 0, and the range must end at or below CONVSTAT_ADDR_LIMIT */
 	if (parse_dec(&p, end, CONVSTAT_MAX_PAGES, &pages) || pages == 0)
 		return -EINVAL;
 	if (pages > (CONVSTAT_ADDR_LIMIT - gpa) >> CONVSTAT_PAGE_SHIFT)
@@ -330,103 +378,549 @@ static uint64_t popcount(uint64_t x)
 	return (uint64_t)__builtin_popcountll(x);
 }
 
-/* Make sure every leaf covering [gpa, gpa + pages * 4K) exists. */
-static int map_prepare(struct convstat *cs, uint64_t gpa, uint64_t pages)
+/* splitmix64 finaliser: hash of a region number. */
+static uint64_t hash_u64(uint64_t x)
 {
-	uint64_t first = gpa >> LEAF_SHIFT;
-	uint64_t last = (gpa + (pages << CONVSTAT_PAGE_SHIFT) - 1) >> LEAF_SHIFT;
-	uint64_t i;
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
 
-	for (i = first; i <= last; i++) {
-		if (cs->leaf[i])
-			continue;
-		cs->leaf[i] = calloc(1, sizeof(*cs->leaf[i]));
-		if (!cs->leaf[i])
+/*
+ * Everything applying a record may allocate is reserved before, so that it
+ * cannot fail half-way: run extents and bitmaps come from small free lists,
+ * the hash tables have room for the entries a record can add.
+ */
+static int ext_reserve(struct convstat *cs)
+{
+	while (cs->nr_spare < EXT_RESERVE) {
+		struct cs_ext *e = malloc(sizeof(*e));
+
+		if (!e)
 			return -ENOMEM;
+		e->r = cs->spare;
+		cs->spare = e;
+		cs->nr_spare++;
 	}
 	return 0;
 }
 
-/*
- * Set pages [first, first + n) of @r to @shared.  Returns the number of
- * pages that already were in that state.
- */
-static unsigned int region_apply(struct cs_region *r, unsigned int first,
-				 unsigned int n, bool shared)
+static int bits_reserve(struct convstat *cs)
 {
-	unsigned int w, lastw, redundant = 0, count = 0;
+	while (cs->nr_bits_spare < BITS_RESERVE) {
+		uint64_t *b = malloc(REGION_WORDS * sizeof(*b));
 
-	if (n == CONVSTAT_REGION_PAGES) {
-		redundant = shared ? r->shared : CONVSTAT_REGION_PAGES - r->shared;
-		memset(r->bits, shared ? 0xff : 0, sizeof(r->bits));
-		r->shared = shared ? CONVSTAT_REGION_PAGES : 0;
-		return redundant;
+		if (!b)
+			return -ENOMEM;
+		cs->bits_spare[cs->nr_bits_spare++] = b;
 	}
+	return 0;
+}
+
+static void bits_put(struct convstat *cs, uint64_t *b)
+{
+	if (!b)
+		return;
+	if (cs->nr_bits_spare < BITS_SPARE_MAX)
+		cs->bits_spare[cs->nr_bits_spare++] = b;
+	else
+		free(b);
+}
+
+static struct cs_ext *ext_take(struct convstat *cs)
+{
+	struct cs_ext *e = cs->spare;
+
+	cs->spare = e->r;
+	cs->nr_spare--;
+	e->l = NULL;
+	e->r = NULL;
+	/* xorshift64: treap priorities */
+	cs->prio_seed ^= cs->prio_seed << 13;
+	cs->prio_seed ^= cs->prio_seed >> 7;
+	cs->prio_seed ^= cs->prio_seed << 17;
+	e->prio = (uint32_t)(cs->prio_seed >> 32);
+	return e;
+}
+
+static void ext_put(struct convstat *cs, struct cs_ext *e)
+{
+	if (cs->nr_spare >= EXT_SPARE_MAX) {
+		free(e);
+		return;
+	}
+	e->r = cs->spare;
+	cs->spare = e;
+	cs->nr_spare++;
+}
+
+/* @a gets the runs starting before @key, @b the others. */
+static void ext_split(struct cs_ext *t, uint64_t key, struct cs_ext **a,
+		      struct cs_ext **b)
+{
+	if (!t) {
+		*a = NULL;
+		*b = NULL;
+	} else if (t->start < key) {
+		ext_split(t->r, key, &t->r, b);
+		*a = t;
+	} else {
+		ext_split(t->l, key, a, &t->l);
+		*b = t;
+	}
+}
+
+/* Every run of @a starts before every run of @b. */
+static struct cs_ext *ext_merge(struct cs_ext *a, struct cs_ext *b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	if (a->prio > b->prio) {
+		a->r = ext_merge(a->r, b);
+		return a;
+	}
+	b->l = ext_merge(a, b->l);
+	return b;
+}
+
+static struct cs_ext *ext_insert(struct cs_ext *t, struct cs_ext *e)
+{
+	if (!t)
+		return e;
+	if (e->prio > t->prio) {
+		ext_split(t, e->start, &e->l, &e->r);
+		return e;
+	}
+	if (e->start < t->start)
+		t->l = ext_insert(t->l, e);
+	else
+		t->r = ext_insert(t->r, e);
+	return t;
+}
+
+/* The run holding region @x, or NULL. */
+static struct cs_ext *ext_find(struct cs_ext *t, uint64_t x)
+{
+	struct cs_ext *best = NULL;
+
+	while (t) {
+		if (t->start <= x) {
+			best = t;
+			t = t->r;
+		} else {
+			t = t->l;
+		}
+	}
+	return best && x < best->end ? best : NULL;
+}
+
+static struct cs_ext *ext_min(struct cs_ext *t)
+{
+	while (t && t->l)
+		t = t->l;
+	return t;
+}
+
+static struct cs_ext *ext_max(struct cs_ext *t)
+{
+	while (t && t->r)
+		t = t->r;
+	return t;
+}
+
+/* Make region @x the start of a run if it lies inside one. */
+static void ext_cut(struct convstat *cs, uint64_t x)
+{
+	struct cs_ext *n = ext_find(cs->root, x), *m;
+
+	if (!n || n->start == x)
+		return;
+	m = ext_take(cs);
+	m->start = x;
+	m->end = n->end;
+	m->shared = n->shared;
+	n->end = x;
+	cs->root = ext_insert(cs->root, m);
+}
+
+/* Add what the runs of @t held to @old, and release them. */
+static void ext_drop(struct convstat *cs, struct cs_ext *t, struct cs_old *old)
+{
+	while (t) {
+		struct cs_ext *r = t->r;
+
+		ext_drop(cs, t->l, old);
+		old->shared += (t->end - t->start) * t->shared;
+		ext_put(cs, t);
+		t = r;
+	}
+}
+
+/*
+ * Take regions [ra, rb) out of the runs, adding what they held to @old.
+ * Returns the runs before and after them in *@l and *@r (the caller merges
+ * them back into cs->root).
+ */
+static void ext_remove(struct convstat *cs, uint64_t ra, uint64_t rb,
+		       struct cs_old *old, struct cs_ext **l, struct cs_ext **r)
+{
+	struct cs_ext *m;
+
+	ext_cut(cs, ra);
+	ext_cut(cs, rb);
+	ext_split(cs->root, ra, l, &m);
+	ext_split(m, rb, &m, r);
+	cs->root = NULL;
+	ext_drop(cs, m, old);
+}
+
+/*
+ * Make regions [e->start, e->end) the run @e, adding what the runs there
+ * held to @old.  Adjacent runs in the same state merge with it.
+ */
+static void ext_replace(struct convstat *cs, struct cs_ext *e, struct cs_old *old)
+{
+	uint64_t ra = e->start, rb = e->end;
+	struct cs_ext *l, *r, *t;
+
+	ext_remove(cs, ra, rb, old, &l, &r);
+	t = ext_max(l);
+	if (t && t->end == ra && t->shared == e->shared) {
+		ext_split(l, t->start, &l, &t);
+		e->start = t->start;
+		ext_put(cs, t);
+	}
+	t = ext_min(r);
+	if (t && t->start == rb && t->shared == e->shared) {
+		ext_split(r, rb + 1, &t, &r);
+		e->end = t->end;
+		ext_put(cs, t);
+	}
+	cs->root = ext_merge(ext_merge(l, e), r);
+}
+
+/* Room for @need more entries in the region table, at load <= 1/2. */
+static int reg_reserve(struct convstat *cs, size_t need)
+{
+	size_t cap = REG_HASH_MIN, i, j;
+	struct cs_reg *tab;
+
+	if ((cs->reg_used + need) * 2 <= cs->reg_cap)
+		return 0;
+	while (cap < (cs->reg_nr + need) * 4)
+		cap *= 2;
+	tab = calloc(cap, sizeof(*tab));
+	if (!tab)
+		return -ENOMEM;
+	for (i = 0; i < cs->reg_cap; i++) {
+		struct cs_reg *e = &cs->reg[i];
+
+		if (!e->key || e->key == REG_TOMB)
+			continue;
+		for (j = hash_u64(e->key) & (cap - 1); tab[j].key; j = (j + 1) & (cap - 1))
+			;
+		tab[j] = *e;
+	}
+	free(cs->reg);
+	cs->reg = tab;
+	cs->reg_cap = cap;
+	cs->reg_used = cs->reg_nr;
+	return 0;
+}
+
+static struct cs_reg *reg_lookup(struct convstat *cs, uint64_t reg)
+{
+	uint64_t k = reg + 1;
+	size_t mask = cs->reg_cap - 1, j;
+
+	if (!cs->reg_nr)
+		return NULL;
+	for (j = hash_u64(k) & mask; cs->reg[j].key; j = (j + 1) & mask)
+		if (cs->reg[j].key == k)
+			return &cs->reg[j];
+	return NULL;
+}
+
+/*
+ * The entry of region @reg.  If there is none, one is made (room was
+ * reserved), taking the region out of its run if it is in one.
+ */
+static struct cs_reg *reg_get(struct convstat *cs, uint64_t reg)
+{
+	struct cs_reg *e = reg_lookup(cs, reg);
+	unsigned int shared = 0;
+	struct cs_ext *run, *l, *r;
+	uint64_t k = reg + 1;
+	size_t mask, j;
+
+	if (e)
+		return e;
+	run = ext_find(cs->root, reg);
+	if (run) {
+		struct cs_old old = { 0 };
+
+		shared = run->shared;
+		ext_remove(cs, reg, reg + 1, &old, &l, &r);
+		cs->root = ext_merge(l, r);
+	}
+	/* Not present: the first free or deleted slot will do. */
+	mask = cs->reg_cap - 1;
+	for (j = hash_u64(k) & mask; cs->reg[j].key && cs->reg[j].key != REG_TOMB;
+	     j = (j + 1) & mask)
+		;
+	if (!cs->reg[j].key)
+		cs->reg_used++;
+	cs->reg_nr++;
+	e = &cs->reg[j];
+	e->key = (uint32_t)k;
+	e->bits = NULL;
+	e->shared = shared;
+	e->ever = false;
+	return e;
+}
+
+/* Delete entry @e, adding what it held to @old. */
+static void reg_drop(struct convstat *cs, struct cs_reg *e, struct cs_old *old)
+{
+	old->shared += e->shared;
+	if (is_mixed(e->shared)) {
+		old->mixed++;
+		old->mixed_shared += e->shared;
+	}
+	bits_put(cs, e->bits);
+	e->bits = NULL;
+	e->key = REG_TOMB;
+	cs->reg_nr--;
+}
+
+/* Make room in the set of ever-mixed regions for the two a record can add. */
+static int ever_reserve(struct convstat *cs)
+{
+	size_t cap, i, j;
+	uint64_t *tab;
+
+	if ((cs->ever_nr + 2) * 2 <= cs->ever_cap)
+		return 0;
+	cap = cs->ever_cap ? cs->ever_cap * 2 : EVER_HASH_MIN;
+	tab = calloc(cap, sizeof(*tab));
+	if (!tab)
+		return -ENOMEM;
+	for (i = 0; i < cs->ever_cap; i++) {
+		uint64_t k = cs->ever[i];
+
+		if (!k)
+			continue;
+		for (j = hash_u64(k) & (cap - 1); tab[j]; j = (j + 1) & (cap - 1))
+			;
+		tab[j] = k;
+	}
+	free(cs->ever);
+	cs->ever = tab;
+	cs->ever_cap = cap;
+	return 0;
+}
+
+/* Remember that region @reg was mixed (stored as @reg + 1; 0 is empty). */
+static void ever_add(struct convstat *cs, uint64_t reg)
+{
+	uint64_t k = reg + 1;
+	size_t j;
+
+	for (j = hash_u64(k) & (cs->ever_cap - 1); cs->ever[j];
+	     j = (j + 1) & (cs->ever_cap - 1))
+		if (cs->ever[j] == k)
+			return;
+	cs->ever[j] = k;
+	cs->ever_nr++;
+}
+
+/* Region @e went from @before to @after shared pages. */
+static void reg_account(struct convstat *cs, struct cs_reg *e, unsigned int before,
+			unsigned int after)
+{
+	cs->shared_pages = cs->shared_pages - before + after;
+	if (is_mixed(before)) {
+		cs->st.mixed_2m_end--;
+		cs->mixed_shared -= before;
+	}
+	if (is_mixed(after)) {
+		cs->st.mixed_2m_end++;
+		cs->mixed_shared += after;
+		if (!e->ever)
+			ever_add(cs, e->key - 1);
+		e->ever = true;
+	}
+}
+
+/*
+ * Set pages [first, first + n) of bitmap @bits to @shared; *@count gets
+ * the number of shared pages.  Returns the number of pages that already
+ * were in that state.
+ */
+static unsigned int bits_apply(uint64_t *bits, unsigned int first, unsigned int n,
+			       bool shared, unsigned int *count)
+{
+	unsigned int w, lastw, redundant = 0;
 
 	lastw = (first + n - 1) / 64;
 	for (w = first / 64; w <= lastw; w++) {
 		unsigned int lo = w == first / 64 ? first % 64 : 0;
 		unsigned int hi = w == lastw ? (first + n - 1) % 64 : 63;
 		uint64_t mask = (~0ULL >> (63 - hi)) & (~0ULL << lo);
-		uint64_t old = r->bits[w];
+		uint64_t old = bits[w];
 
 		if (shared) {
 			redundant += (unsigned int)popcount(old & mask);
-			r->bits[w] = old | mask;
+			bits[w] = old | mask;
 		} else {
 			redundant += (unsigned int)popcount(~old & mask);
-			r->bits[w] = old & ~mask;
+			bits[w] = old & ~mask;
 		}
 	}
+	*count = 0;
 	for (w = 0; w < REGION_WORDS; w++)
-		count += (unsigned int)popcount(r->bits[w]);
-	r->shared = (uint16_t)count;
+		*count += (unsigned int)popcount(bits[w]);
 	return redundant;
 }
 
-/* Apply an accepted call to the map; the leaves must exist. */
-static void map_apply(struct convstat *cs, uint64_t gpa, uint64_t pages, bool shared)
+/* Pages [first, first + n) of region @reg, 0 < n < 512. */
+static void map_region(struct convstat *cs, uint64_t reg, unsigned int first,
+		       unsigned int n, bool shared)
 {
-	uint64_t pfn = gpa >> CONVSTAT_PAGE_SHIFT;
-	uint64_t left = pages;
-	uint64_t shared_pages = cs->st.shared_bytes_end >> CONVSTAT_PAGE_SHIFT;
+	struct cs_reg *e = reg_get(cs, reg);
+	unsigned int before = e->shared, count;
 
-	while (left) {
-		uint64_t idx = pfn / CONVSTAT_REGION_PAGES;
-		unsigned int first = (unsigned int)(pfn % CONVSTAT_REGION_PAGES);
-		unsigned int n = CONVSTAT_REGION_PAGES - first;
-		struct cs_region *r;
-		unsigned int before;
+	if (!e->bits) {
+		/* uniform: all private or all shared */
+		e->bits = cs->bits_spare[--cs->nr_bits_spare];
+		memset(e->bits, before ? 0xff : 0, REGION_WORDS * sizeof(*e->bits));
+	}
+	cs->st.redundant_pages += bits_apply(e->bits, first, n, shared, &count);
+	e->shared = (uint16_t)count;
+	if (!is_mixed(e->shared)) {
+		bits_put(cs, e->bits);
+		e->bits = NULL;
+	}
+	reg_account(cs, e, before, e->shared);
+}
 
-		if (n > left)
-			n = (unsigned int)left;
-		r = &cs->leaf[idx / LEAF_REGIONS]->r[idx % LEAF_REGIONS];
-		before = r->shared;
-		r->touched = 1;
-		cs->st.redundant_pages += region_apply(r, first, n, shared);
+/* Whole regions [ra, rb), fewer than RUN_MIN: one table entry each. */
+static void map_regions(struct convstat *cs, uint64_t ra, uint64_t rb, bool shared)
+{
+	unsigned int to = shared ? CONVSTAT_REGION_PAGES : 0;
+	uint64_t reg;
 
-		if (is_mixed(before) && !is_mixed(r->shared))
-			cs->st.mixed_2m_end--;
-		else if (!is_mixed(before) && is_mixed(r->shared))
-			cs->st.mixed_2m_end++;
-		shared_pages = shared_pages - before + r->shared;
+	for (reg = ra; reg < rb; reg++) {
+		struct cs_reg *e = reg_get(cs, reg);
+		unsigned int before = e->shared;
 
-		pfn += n;
-		left -= n;
+		cs->st.redundant_pages += shared ? before : CONVSTAT_REGION_PAGES - before;
+		e->shared = (uint16_t)to;
+		bits_put(cs, e->bits);
+		e->bits = NULL;
+		reg_account(cs, e, before, to);
+	}
+}
+
+/* Whole regions [ra, rb), RUN_MIN or more: one run. */
+static void map_run(struct convstat *cs, uint64_t ra, uint64_t rb, bool shared)
+{
+	uint64_t pages = (rb - ra) * CONVSTAT_REGION_PAGES, reg;
+	struct cs_old old = { 0 };
+	struct cs_ext *e;
+	size_t j;
+
+	/* Table entries in the range: probe each region or scan the table. */
+	if (cs->reg_nr && rb - ra <= cs->reg_cap) {
+		for (reg = ra; reg < rb; reg++) {
+			struct cs_reg *x = reg_lookup(cs, reg);
+
+			if (x)
+				reg_drop(cs, x, &old);
+		}
+	} else if (cs->reg_nr) {
+		for (j = 0; j < cs->reg_cap; j++) {
+			struct cs_reg *x = &cs->reg[j];
+
+			if (x->key && x->key != REG_TOMB &&
+			    x->key - 1 >= ra && x->key - 1 < rb)
+				reg_drop(cs, x, &old);
+		}
 	}
 
-	cs->st.shared_bytes_end = shared_pages << CONVSTAT_PAGE_SHIFT;
-	if (cs->st.mixed_2m_end > cs->st.mixed_2m_peak)
-		cs->st.mixed_2m_peak = cs->st.mixed_2m_end;
-	if (cs->st.shared_bytes_end > cs->st.shared_bytes_peak)
-		cs->st.shared_bytes_peak = cs->st.shared_bytes_end;
+	e = ext_take(cs);
+	e->start = ra;
+	e->end = rb;
+	e->shared = shared ? CONVSTAT_REGION_PAGES : 0;
+	ext_replace(cs, e, &old);
+	cs->st.redundant_pages += shared ? old.shared : pages - old.shared;
+	cs->shared_pages = cs->shared_pages - old.shared + (shared ? pages : 0);
+	cs->st.mixed_2m_end -= old.mixed;
+	cs->mixed_shared -= old.mixed_shared;
+}
+
+/* Reserve what map_apply() may allocate. */
+static int map_reserve(struct convstat *cs)
+{
+	if (ext_reserve(cs) || bits_reserve(cs) || ever_reserve(cs) ||
+	    reg_reserve(cs, RUN_MIN + 1))
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * Apply an accepted call to the map: a partial first region, whole
+ * regions, a partial last region.  map_reserve() must have succeeded: this
+ * cannot fail.
+ */
+static void map_apply(struct convstat *cs, uint64_t gpa, uint64_t pages, bool shared)
+{
+	uint64_t pfn = gpa >> CONVSTAT_PAGE_SHIFT, end = pfn + pages;
+	uint64_t ra = (pfn + CONVSTAT_REGION_PAGES - 1) / CONVSTAT_REGION_PAGES;
+	uint64_t rb = end / CONVSTAT_REGION_PAGES;
+	unsigned int head = pfn % CONVSTAT_REGION_PAGES;
+	unsigned int tail = end % CONVSTAT_REGION_PAGES;
+	struct convstat_stats *st = &cs->st;
+
+	if (ra > rb) {
+		/* inside one region, touching neither of its ends */
+		map_region(cs, pfn / CONVSTAT_REGION_PAGES, head, (unsigned int)pages, shared);
+	} else {
+		if (head)
+			map_region(cs, ra - 1, head, CONVSTAT_REGION_PAGES - head, shared);
+		if (rb - ra >= RUN_MIN)
+			map_run(cs, ra, rb, shared);
+		else
+			map_regions(cs, ra, rb, shared);
+		if (tail)
+			map_region(cs, rb, 0, tail, shared);
+	}
+
+	st->shared_bytes_end = cs->shared_pages << CONVSTAT_PAGE_SHIFT;
+	st->double_alloc_end_bytes = cs->mixed_shared << CONVSTAT_PAGE_SHIFT;
+	st->split_2m_ever = cs->ever_nr;
+	if (st->mixed_2m_end > st->mixed_2m_peak)
+		st->mixed_2m_peak = st->mixed_2m_end;
+	if (st->shared_bytes_end > st->shared_bytes_peak)
+		st->shared_bytes_peak = st->shared_bytes_end;
+	if (st->double_alloc_end_bytes > st->double_alloc_peak_bytes)
+		st->double_alloc_peak_bytes = st->double_alloc_end_bytes;
 }
 
 /* ---- Public API ---- */
 
 struct convstat *convstat_init(void)
 {
-	return calloc(1, sizeof(struct convstat));
+	struct convstat *cs = calloc(1, sizeof(*cs));
+
+	if (cs)
+		cs->prio_seed = 0x9e3779b97f4a7c15ULL;
+	return cs;
 }
 
 static bool is_blank(const char *line, size_t len)
@@ -470,7 +964,7 @@ int convstat_feed_line(struct convstat *cs, const char *line, size_t len)
 	}
 
 	/* Allocate everything first so that -ENOMEM leaves no trace. */
-	if (map_prepare(cs, rec.gpa, rec.pages))
+	if (map_reserve(cs))
 		return -ENOMEM;
 	misaligned = convstat_is_misaligned(rec.gpa, rec.pages);
 	if (misaligned) {
@@ -561,33 +1055,109 @@ const struct convstat_site *convstat_sites(const struct convstat *cs, size_t *nr
 	return cs->sorted;
 }
 
-int convstat_for_each_region(const struct convstat *cs, unsigned int flags,
-			     convstat_region_fn fn, void *ctx)
+struct walk {
+	struct convstat_region *a;	/* table entries, by address */
+	size_t n, i;
+	unsigned int flags;
+	convstat_region_fn fn;
+	void *ctx;
+};
+
+static bool wanted(unsigned int flags, unsigned int shared)
 {
-	size_t l, i;
+	/* Every region in the map was touched. */
+	return (flags & CONVSTAT_REGIONS_TOUCHED) ||
+	       ((flags & CONVSTAT_REGIONS_SHARED) && shared);
+}
+
+/* Pass the table entries below @limit. */
+static int walk_table(struct walk *w, uint64_t limit)
+{
 	int ret;
 
-	for (l = 0; l < NR_LEAVES; l++) {
-		const struct cs_leaf *leaf = cs->leaf[l];
+	for (; w->i < w->n && w->a[w->i].base < limit; w->i++) {
+		ret = w->fn(&w->a[w->i], w->ctx);
+		if (ret) {
+			w->i++;
+			return ret;
+		}
+	}
+	return 0;
+}
 
-		if (!leaf)
+/* In-order walk of the runs, with the table entries in between. */
+static int walk_runs(const struct cs_ext *t, struct walk *w)
+{
+	struct convstat_region cr;
+	uint64_t i;
+	int ret;
+
+	for (; t; t = t->r) {
+		ret = walk_runs(t->l, w);
+		if (ret)
+			return ret;
+		ret = walk_table(w, t->start << CONVSTAT_REGION_SHIFT);
+		if (ret)
+			return ret;
+		if (!wanted(w->flags, t->shared))
 			continue;
-		for (i = 0; i < LEAF_REGIONS; i++) {
-			const struct cs_region *r = &leaf->r[i];
-			struct convstat_region cr;
-
-			if (!(((flags & CONVSTAT_REGIONS_SHARED) && r->shared) ||
-			      ((flags & CONVSTAT_REGIONS_TOUCHED) && r->touched)))
-				continue;
-			cr.base = ((uint64_t)l << LEAF_SHIFT) |
-				  ((uint64_t)i << CONVSTAT_REGION_SHIFT);
-			cr.shared_pages = r->shared;
-			ret = fn(&cr, ctx);
+		cr.shared_pages = t->shared;
+		for (i = t->start; i < t->end; i++) {
+			cr.base = i << CONVSTAT_REGION_SHIFT;
+			ret = w->fn(&cr, w->ctx);
 			if (ret)
 				return ret;
 		}
 	}
 	return 0;
+}
+
+static int region_cmp(const void *a, const void *b)
+{
+	const struct convstat_region *x = a, *y = b;
+
+	return x->base < y->base ? -1 : x->base > y->base;
+}
+
+int convstat_for_each_region(const struct convstat *cs, unsigned int flags,
+			     convstat_region_fn fn, void *ctx)
+{
+	struct walk w = { .flags = flags, .fn = fn, .ctx = ctx };
+	size_t j;
+	int ret;
+
+	if (cs->reg_nr) {
+		w.a = malloc(cs->reg_nr * sizeof(*w.a));
+		if (!w.a)
+			return -ENOMEM;
+	}
+	for (j = 0; j < cs->reg_cap; j++) {
+		const struct cs_reg *e = &cs->reg[j];
+
+		if (!e->key || e->key == REG_TOMB || !wanted(flags, e->shared))
+			continue;
+		w.a[w.n].base = (uint64_t)(e->key - 1) << CONVSTAT_REGION_SHIFT;
+		w.a[w.n].shared_pages = e->shared;
+		w.n++;
+	}
+	if (w.n)
+		qsort(w.a, w.n, sizeof(*w.a), region_cmp);
+	ret = walk_runs(cs->root, &w);
+	if (!ret)
+		ret = walk_table(&w, UINT64_MAX);
+	free(w.a);
+	return ret;
+}
+
+static void ext_free(struct cs_ext *t)
+{
+	while (t) {
+		struct cs_ext *r = t->r;
+
+		ext_free(t->l);
+		free(t);
+		t = r;
+	}
 }
 
 void convstat_free(struct convstat *cs)
@@ -596,8 +1166,20 @@ void convstat_free(struct convstat *cs)
 
 	if (!cs)
 		return;
-	for (i = 0; i < NR_LEAVES; i++)
-		free(cs->leaf[i]);
+	for (i = 0; i < cs->reg_cap; i++)
+		if (cs->reg[i].key != REG_TOMB)
+			free(cs->reg[i].bits);
+	free(cs->reg);
+	ext_free(cs->root);
+	for (i = 0; i < cs->nr_bits_spare; i++)
+		free(cs->bits_spare[i]);
+	while (cs->spare) {
+		struct cs_ext *e = cs->spare;
+
+		cs->spare = e->r;
+		free(e);
+	}
+	free(cs->ever);
 	for (i = 0; i < cs->site_cap; i++) {
 		if (cs->site_tab[i]) {
 			free(cs->site_tab[i]->key);

@@ -5,10 +5,13 @@
  * The input format and every figure are specified in
  * Documentation/conversion-log.md.  The library is fed one line at a time
  * and keeps a 4 KiB-granular shared/private map of guest-physical memory
- * (all private at start) up to CONVSTAT_ADDR_LIMIT (1 TiB).  The map is
- * sparse: it is allocated per 1 GiB of address space actually touched, and
- * every 2 MiB region carries a 512-bit bitmap plus its shared-page count, so
- * a record costs O(pages / 64) and never O(memory).
+ * (all private at start) below CONVSTAT_ADDR_LIMIT (2^52, the architectural
+ * maximum of x86-64 physical addresses).  The map is sparse: a 2 MiB region
+ * is an entry of a hash table, with a 512-bit bitmap only while it is
+ * mixed, and a run of whole regions converted by one large call is a single
+ * extent whatever its size; memory grows with the number of records, never
+ * with the address space they cover, and a record costs O(1) expected for
+ * small calls (see convstat.c for large ones), never O(pages).
  *
  * Usage:
  *	struct convstat *cs = convstat_init();
@@ -34,7 +37,8 @@
 #define CONVSTAT_REGION_SHIFT	21
 #define CONVSTAT_REGION_SIZE	(1ULL << CONVSTAT_REGION_SHIFT)
 #define CONVSTAT_REGION_PAGES	(1U << (CONVSTAT_REGION_SHIFT - CONVSTAT_PAGE_SHIFT))
-#define CONVSTAT_ADDR_BITS	40
+/* x86-64 MAXPHYADDR is at most 52 (TDX and SNP guests included). */
+#define CONVSTAT_ADDR_BITS	52
 #define CONVSTAT_ADDR_LIMIT	(1ULL << CONVSTAT_ADDR_BITS)
 /* The largest page count that can fit below CONVSTAT_ADDR_LIMIT. */
 #define CONVSTAT_MAX_PAGES	(CONVSTAT_ADDR_LIMIT >> CONVSTAT_PAGE_SHIFT)
@@ -69,7 +73,16 @@ struct convstat_stats {
 	uint64_t snp_exits;		/* sum of ceil(entries / 253) per call */
 	uint64_t malformed;
 	uint64_t redundant_pages;	/* pages already in the target state */
-	/* Line counters, for diagnostics; not part of the JSON figures. */
+	/*
+	 * Host cost (Documentation/conversion-log.md): 2 MiB regions mixed
+	 * after any call, each counted once (a TDX host cannot re-promote a
+	 * split page); peak over calls of the shared bytes in mixed regions
+	 * (backed twice with hugetlb-backed guest_memfd).
+	 */
+	uint64_t split_2m_ever;
+	uint64_t double_alloc_peak_bytes;
+	/* Diagnostics; not part of the JSON figures. */
+	uint64_t double_alloc_end_bytes;	/* the above, now */
 	uint64_t lines;
 	uint64_t comments;
 	uint64_t blank;
@@ -136,7 +149,9 @@ const struct convstat_site *convstat_sites(const struct convstat *cs, size_t *nr
 
 /*
  * Call @fn for every 2 MiB region selected by @flags (a region is passed if
- * it matches any of the flags), in ascending address order.
+ * it matches any of the flags), in ascending address order.  Returns 0,
+ * the first non-zero value @fn returned, or -ENOMEM (before any call of
+ * @fn) if the sorted list of regions could not be allocated.
  */
 int convstat_for_each_region(const struct convstat *cs, unsigned int flags,
 			     convstat_region_fn fn, void *ctx);

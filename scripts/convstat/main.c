@@ -89,6 +89,9 @@ static void print_json(FILE *f, const struct convstat_stats *st,
 	fprintf(f, "  \"snp_exits\": %" PRIu64 ",\n", st->snp_exits);
 	fprintf(f, "  \"malformed\": %" PRIu64 ",\n", st->malformed);
 	fprintf(f, "  \"redundant_pages\": %" PRIu64 ",\n", st->redundant_pages);
+	fprintf(f, "  \"split_2m_ever\": %" PRIu64 ",\n", st->split_2m_ever);
+	fprintf(f, "  \"double_alloc_peak_bytes\": %" PRIu64 ",\n",
+		st->double_alloc_peak_bytes);
 	fprintf(f, "  \"sites\": [");
 	for (i = 0; i < nr; i++) {
 		fprintf(f, "%s\n    {\"site\": ", i ? "," : "");
@@ -124,6 +127,11 @@ static void print_text(FILE *f, const char *name, const struct convstat_stats *s
 	fprintf(f, "%-20s %" PRIu64 "\n", "tdx_calls", st->tdx_calls);
 	fprintf(f, "%-20s %" PRIu64 "\n", "snp_exits", st->snp_exits);
 	fprintf(f, "%-20s %" PRIu64 "\n", "malformed", st->malformed);
+	fprintf(f, "\nhost cost (2 MiB host pages; Documentation/conversion-log.md):\n");
+	fprintf(f, "%-24s %" PRIu64 "\n", "split_2m_ever", st->split_2m_ever);
+	fprintf(f, "%-24s %" PRIu64 " (%.1f MiB)\n", "double_alloc_peak_bytes",
+		st->double_alloc_peak_bytes,
+		(double)st->double_alloc_peak_bytes / (1024.0 * 1024.0));
 
 	fprintf(f, "\nmisaligned calls by site (%zu site%s):\n", nr, nr == 1 ? "" : "s");
 	if (!nr) {
@@ -235,9 +243,14 @@ int main(int argc, char **argv)
 
 	convstat_get_stats(cs, &st);
 	sites = convstat_sites(cs, &nr);
-	if (map)
-		convstat_for_each_region(cs, CONVSTAT_REGIONS_TOUCHED, print_region, stdout);
-	else if (json)
+	if (map) {
+		if (convstat_for_each_region(cs, CONVSTAT_REGIONS_TOUCHED, print_region,
+					     stdout) < 0) {
+			fprintf(stderr, "convstat: out of memory\n");
+			ret = EXIT_FAILURE;
+			goto out_free;
+		}
+	} else if (json)
 		print_json(stdout, &st, sites, nr);
 	else
 		print_text(stdout, name, &st, sites, nr);

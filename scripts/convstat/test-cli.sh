@@ -47,7 +47,7 @@ S 0x1ff000 514 big+0x1/0x2
 P 0x1000000 4 ?
 this is not a record
 S 0xzz 1 f+0x1/0x2
-S 0x10000000000 1 f+0x1/0x2
+S 0x10000000000000 1 f+0x1/0x2
 S 0x600000 1 nvme_setup+0x3d/0x60 [nvme]
 S 0x800000 3 we"ird\sym+0x1/0x2
 LOG
@@ -62,7 +62,11 @@ LOG
 #  S 0x600000 1    : shared 516, mixed 3, snp 1
 #  S 0x800000 3    : shared 519, mixed 4, snp 1
 # => shared_bytes_end = peak = 519 * 4096 = 2125824, mixed end = peak = 4,
-#    redundant 516, snp_exits 8, tdx_calls 8, refused 1, malformed 3.
+#    redundant 516, snp_exits 8, tdx_calls 8, refused 1, malformed 3 (one
+#    is S 0x10000000000000: at 2^52).
+#    Host cost: regions 0x400000, 0x0, 0x600000, 0x800000 were mixed:
+#    split_2m_ever 4; shared pages in mixed regions after each call:
+#    0 1 2 1 3 3 4 7: double_alloc_peak_bytes = 7 * 4096 = 28672.
 
 check_json() {
 	python3 - "$TMP/out" <<'PY'
@@ -75,6 +79,7 @@ want = {
     "mixed_2m_end": 4, "mixed_2m_peak": 4,
     "shared_bytes_end": 519 * 4096, "shared_bytes_peak": 519 * 4096,
     "tdx_calls": 8, "snp_exits": 8, "malformed": 3, "redundant_pages": 516,
+    "split_2m_ever": 4, "double_alloc_peak_bytes": 7 * 4096,
 }
 sites = [
     {"site": "S swiotlb_map<dma_map_page_attrs<e1000_xmit", "calls": 2, "pages": 2},
@@ -135,7 +140,10 @@ then ok; else bad "empty input figures: $out"; fi
 run "$TMP/log"
 expect_rc 0 "text"
 if grep -Eq '^calls +8$' <<<"$out" && grep -Eq '^malformed +3$' <<<"$out" &&
-   grep -Eq '^shared_bytes_peak +2125824 ' <<<"$out"; then ok; else bad "text figures: $out"; fi
+   grep -Eq '^shared_bytes_peak +2125824 ' <<<"$out" &&
+   grep -Eq '^split_2m_ever +4$' <<<"$out" &&
+   grep -Eq '^double_alloc_peak_bytes +28672 \(0\.0 MiB\)$' <<<"$out"
+then ok; else bad "text figures: $out"; fi
 first_site=$(grep -E '^ +[0-9]+ +[0-9]+  ' <<<"$out" | head -n 1)
 if grep -Eq '^ +2 +2  S swiotlb_map<dma_map_page_attrs<e1000_xmit$' <<<"$first_site"
 then ok; else bad "text site table: $first_site"; fi
@@ -168,6 +176,162 @@ if grep -q "cannot read" <<<"$err"; then ok; else bad "directory message: $err";
 run --help
 expect_rc 0 "--help"
 if grep -q "usage: convstat" <<<"$out"; then ok; else bad "--help text"; fi
+
+# Independent reference model (Python, one set of shared 4 KiB pages per
+# 2 MiB region, every figure recomputed from scratch after each call) fed
+# the same random streams as convstat: unaligned, overlapping, straddling,
+# refused and malformed records (ranges ending beyond 2^52, garbage), in
+# clusters at 0, across the old 1 TiB limit, at 2^51 and at the top of the
+# 52-bit space.  Every --json figure and the --map output must agree.
+cat >"$TMP/model.py" <<'PY'
+import json, random, sys
+
+LIMIT, PAGE, RP = 1 << 52, 4096, 512
+REGION = RP * PAGE
+
+
+def gen(seed, n):
+    rnd = random.Random(seed)
+    bases = [0, (1 << 40) - 4 * REGION, (1 << 51) + 1000 * REGION,
+             LIMIT - 16 * REGION]
+    out = ["# model stream seed %d" % seed]
+    for _ in range(n):
+        base = rnd.choice(bases)
+        span = 16 * RP                   # every cluster is 16 regions
+        k = rnd.randrange(10)
+        if k < 3:                        # a few pages anywhere
+            first, cnt = rnd.randrange(span), rnd.randint(1, 8)
+        elif k < 5:                      # up to three regions anywhere
+            first, cnt = rnd.randrange(span), rnd.randint(1, 3 * RP)
+        elif k < 7:                      # aligned regions
+            first, cnt = rnd.randrange(16) * RP, RP * rnd.randint(1, 3)
+        elif k < 9:                      # across a region boundary
+            first = rnd.randrange(1, 16) * RP - rnd.randint(1, 4)
+            cnt = rnd.randint(1, RP + 8)
+        else:                            # large: runs of 16+ regions too
+            first, cnt = rnd.randrange(span), rnd.randint(1, 2 * span)
+        gpa = base + first * PAGE
+        if gpa + cnt * PAGE > LIMIT and rnd.random() < 0.8:
+            cnt = (LIMIT - gpa) // PAGE  # mostly ending at 2^52 exactly
+        d = rnd.choice("SP")
+        r = rnd.random()
+        if r < 0.08:
+            d = d.lower()                # refused
+        elif r < 0.10:
+            out.append(rnd.choice(["garbage", "S 0x1001 1 f", "S 0x0 0 f",
+                                   "P 0x%x 1 f" % LIMIT]))
+            continue
+        site = rnd.choice(["f+0x1/0x2", "g+0x10/0x20<h+0x3/0x4", "?"])
+        out.append("%s 0x%x %d %s" % (d, gpa, cnt, site))
+    return "\n".join(out) + "\n"
+
+
+def snp_entries(first, cnt):
+    end = first + cnt
+    a, b = -(-first // RP) * RP, end // RP * RP
+    if a >= b:
+        return cnt
+    blocks = (b - a) // RP
+    return blocks + cnt - blocks * RP
+
+
+def model(text):
+    f = dict.fromkeys(("calls", "to_shared", "to_private", "refused",
+                       "pages", "misaligned", "mixed_2m_end",
+                       "mixed_2m_peak", "shared_bytes_end",
+                       "shared_bytes_peak", "tdx_calls", "snp_exits",
+                       "malformed", "redundant_pages", "split_2m_ever",
+                       "double_alloc_peak_bytes"), 0)
+    shared = {}                          # region -> set of shared page numbers
+    ever = set()
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        w = line.split(" ")
+        try:
+            d, gpa, cnt = w[0], int(w[1], 16), int(w[2])
+            ok = (d in ("S", "P", "s", "p") and w[1].startswith("0x") and
+                  gpa % PAGE == 0 and cnt > 0 and gpa + cnt * PAGE <= LIMIT
+                  and len(w) > 3)
+        except (ValueError, IndexError):
+            ok = False
+        if not ok:
+            f["malformed"] += 1
+            continue
+        if d.islower():
+            f["refused"] += 1
+            continue
+        first = gpa // PAGE
+        f["calls"] += 1
+        f["tdx_calls"] += 1
+        f["to_shared" if d == "S" else "to_private"] += 1
+        f["pages"] += cnt
+        f["misaligned"] += first % RP != 0 or cnt % RP != 0
+        f["snp_exits"] += -(-snp_entries(first, cnt) // 253)
+        for pfn in range(first, first + cnt):
+            s = shared.setdefault(pfn // RP, set())
+            if d == "S":
+                f["redundant_pages"] += pfn in s
+                s.add(pfn)
+            else:
+                f["redundant_pages"] += pfn not in s
+                s.discard(pfn)
+        mixed = [r for r, s in shared.items() if 0 < len(s) < RP]
+        ever.update(mixed)
+        f["mixed_2m_end"] = len(mixed)
+        f["mixed_2m_peak"] = max(f["mixed_2m_peak"], len(mixed))
+        f["shared_bytes_end"] = sum(len(s) for s in shared.values()) * PAGE
+        f["shared_bytes_peak"] = max(f["shared_bytes_peak"],
+                                     f["shared_bytes_end"])
+        f["split_2m_ever"] = len(ever)
+        f["double_alloc_peak_bytes"] = max(
+            f["double_alloc_peak_bytes"],
+            sum(len(shared[r]) for r in mixed) * PAGE)
+    state = lambda n: "private" if n == 0 else "shared" if n == RP else "mixed"
+    rmap = ["0x%x %d %s" % (r * REGION, len(s), state(len(s)))
+            for r, s in sorted(shared.items())]
+    return f, rmap
+
+
+if sys.argv[1] == "gen":
+    sys.stdout.write(gen(int(sys.argv[2]), int(sys.argv[3])))
+    sys.exit(0)
+with open(sys.argv[2]) as fh:
+    text = fh.read()
+want, rmap = model(text)
+with open(sys.argv[3]) as fh:
+    got = json.load(fh)
+with open(sys.argv[4]) as fh:
+    gmap = fh.read().splitlines()
+errs = ["%s: convstat %s, model %s" % (k, got.get(k), v)
+        for k, v in want.items() if got.get(k) != v]
+if gmap != rmap:
+    errs.append("--map differs: %d vs %d lines, first difference %s" % (
+        len(gmap), len(rmap), next(((a, b) for a, b in zip(gmap, rmap)
+                                    if a != b), None)))
+for e in errs:
+    print("  " + e, file=sys.stderr)
+print("%d lines: calls %d, refused %d, malformed %d, split_2m_ever %d, "
+      "double_alloc_peak_bytes %d, regions %d" % (
+          len(text.splitlines()), want["calls"], want["refused"],
+          want["malformed"], want["split_2m_ever"],
+          want["double_alloc_peak_bytes"], len(rmap)))
+sys.exit(1 if errs else 0)
+PY
+for seed in $(seq 1 12); do
+	python3 "$TMP/model.py" gen "$seed" 500 >"$TMP/rand.log"
+	run --json "$TMP/rand.log"
+	cp "$TMP/out" "$TMP/rand.json"
+	run --map "$TMP/rand.log"
+	cp "$TMP/out" "$TMP/rand.map"
+	if python3 "$TMP/model.py" check "$TMP/rand.log" "$TMP/rand.json" \
+		"$TMP/rand.map" >"$TMP/model.out"; then
+		ok
+	else
+		bad "reference model, seed $seed: $(cat "$TMP/model.out")"
+	fi
+	[ -n "${CONVSTAT_VERBOSE:-}" ] && echo "  model seed $seed: $(cat "$TMP/model.out")"
+done
 
 echo "test-cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

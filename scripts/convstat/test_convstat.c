@@ -13,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "convstat.h"
 
 #define MiB		(1ULL << 20)
 #define TiB		(1ULL << 40)
+#define LIMIT		(1ULL << 52)	/* CONVSTAT_ADDR_LIMIT, spelt out */
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Checks failed in the current test (test-runner state, not library state). */
@@ -129,6 +131,17 @@ static void test_parse_valid(void)
 	CHECK_EQ(convstat_parse_line(l, strlen(l), &r), 0);
 	CHECK_EQ(r.gpa, TiB - 4096);
 	CHECK_EQ(r.site_len, strlen("nvme_free+0x3d/0x60 [nvme]"));
+
+	/* Any 52-bit address; the range may end at 2^52 exactly. */
+	l = "S 0xffffffffff000 1 f";
+	CHECK_EQ(convstat_parse_line(l, strlen(l), &r), 0);
+	CHECK_EQ(r.gpa, LIMIT - 4096);
+	l = "S 0x0 1099511627776 f";
+	CHECK_EQ(convstat_parse_line(l, strlen(l), &r), 0);
+	CHECK_EQ(r.pages, LIMIT >> 12);
+	l = "S 0x8000000000000 549755813888 f";
+	CHECK_EQ(convstat_parse_line(l, strlen(l), &r), 0);
+	CHECK_EQ(r.gpa, LIMIT / 2);
 }
 
 static void test_malformed(void)
@@ -159,12 +172,14 @@ static void test_malformed(void)
 		"\tS 0x1000 4 f",
 		"S\t0x1000 4 f",
 		"S 0x1001 4 f",			/* not 4 KiB aligned */
-		"S 0x10000000000 1 f",		/* at 1 TiB */
-		"S 0xffffffff000 1 f",		/* 16 TiB - 4 KiB */
-		"S 0xfffffff000 2 f",		/* ends beyond 1 TiB */
+		"S 0x10000000000000 1 f",	/* at 2^52 */
+		"S 0xfffffffffff000 1 f",	/* 2^56 - 4 KiB */
+		"S 0xffffffffff000 2 f",	/* ends beyond 2^52 */
+		"S 0xfffffffe00000 513 f",
+		"S 0x8000000000000 549755813889 f", /* 2^51 + 2^51 + 4 KiB */
 		"S 0xffffffffffffffff 1 f",
 		"S 0x10000000000000000000 1 f",	/* hex overflow */
-		"S 0x0 268435457 f",		/* more pages than 1 TiB */
+		"S 0x0 1099511627777 f",	/* more pages than 2^52 bytes */
 		"S 0x0 18446744073709551617 f",	/* decimal overflow */
 		"S 0x1000 4 f\001g",		/* control character */
 		"S 0x1000 4 f\tg",
@@ -374,7 +389,7 @@ static void test_refused(void)
 	CHECK_EQ(feed(cs, "s 0x200000 1 f+0x1/0x2"), CONVSTAT_LINE_REFUSED);
 	CHECK_EQ(feed(cs, "p 0x0 512 g+0x1/0x2"), CONVSTAT_LINE_REFUSED);
 	CHECK_EQ(feed(cs, "s 0xzz 1 f"), CONVSTAT_LINE_MALFORMED);
-	CHECK_EQ(feed(cs, "s 0x10000000000 1 f"), CONVSTAT_LINE_MALFORMED);
+	CHECK_EQ(feed(cs, "s 0x10000000000000 1 f"), CONVSTAT_LINE_MALFORMED);
 	CHECK_EQ(convstat_finish(cs), 0);
 	st = stats(cs);
 	CHECK_EQ(st.refused, 2);
@@ -579,42 +594,146 @@ static void test_regions(void)
 	convstat_free(cs);
 }
 
-static void test_near_1tib(void)
+static int count_fn(const struct convstat_region *r, void *ctx)
+{
+	(void)r;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+/* The top of the 52-bit space, the old 1 TiB limit, and all of 2^52. */
+static void test_near_limit(void)
 {
 	struct convstat *cs = convstat_init();
 	struct convstat_stats st;
 	struct collect c = { .n = 0 };
+	uint64_t n = 0;
 
-	CHECK_EQ(feed(cs, "S 0xffffe00000 512 f"), CONVSTAT_LINE_RECORD);
-	CHECK_EQ(feed(cs, "S 0xfffffff000 1 f"), CONVSTAT_LINE_RECORD);
-	CHECK_EQ(feed(cs, "S 0xffffe00000 513 f"), CONVSTAT_LINE_MALFORMED);
-	CHECK_EQ(feed(cs, "S 0xfffffff000 2 f"), CONVSTAT_LINE_MALFORMED);
-	CHECK_EQ(feed(cs, "S 0x10000000000 1 f"), CONVSTAT_LINE_MALFORMED);
+	CHECK_EQ(feed(cs, "S 0xfffffffe00000 512 f"), CONVSTAT_LINE_RECORD);
+	CHECK_EQ(feed(cs, "S 0xffffffffff000 1 f"), CONVSTAT_LINE_RECORD);
+	CHECK_EQ(feed(cs, "S 0xfffffffe00000 513 f"), CONVSTAT_LINE_MALFORMED);
+	CHECK_EQ(feed(cs, "S 0xffffffffff000 2 f"), CONVSTAT_LINE_MALFORMED);
+	CHECK_EQ(feed(cs, "S 0x10000000000000 1 f"), CONVSTAT_LINE_MALFORMED);
+	CHECK_EQ(feed(cs, "s 0xffffffffff000 2 f"), CONVSTAT_LINE_MALFORMED);
+	/* Across the old 1 TiB limit: ordinary records now. */
+	CHECK_EQ(feed(cs, "S 0x10000000000 1 f"), CONVSTAT_LINE_RECORD);
+	CHECK_EQ(feed(cs, "S 0xfffffff000 2 f"), CONVSTAT_LINE_RECORD);
 	st = stats(cs);
-	CHECK_EQ(st.misaligned, 1);
-	CHECK_EQ(st.shared_bytes_end, 2 * MiB);
-	CHECK_EQ(st.redundant_pages, 1);
-	CHECK_EQ(st.malformed, 3);
+	CHECK_EQ(st.misaligned, 3);
+	CHECK_EQ(st.shared_bytes_end, 2 * MiB + 2 * 4096);
+	CHECK_EQ(st.redundant_pages, 2);
+	CHECK_EQ(st.malformed, 4);
+	CHECK_EQ(st.mixed_2m_end, 2);
+	CHECK_EQ(st.split_2m_ever, 2);
+	CHECK_EQ(st.double_alloc_peak_bytes, 2 * 4096);
 
-	/* The whole of 1 TiB, both ways (fast, sparse in time if not space). */
-	CHECK_EQ(feed(cs, "S 0x0 268435456 f"), CONVSTAT_LINE_RECORD);
+	/* All of 2^52 both ways: one extent each, not 2^31 regions. */
+	CHECK_EQ(feed(cs, "S 0x0 1099511627776 f"), CONVSTAT_LINE_RECORD);
 	st = stats(cs);
-	CHECK_EQ(st.shared_bytes_end, TiB);
-	CHECK_EQ(st.shared_bytes_peak, TiB);
+	CHECK_EQ(st.shared_bytes_end, LIMIT);
+	CHECK_EQ(st.shared_bytes_peak, LIMIT);
 	CHECK_EQ(st.mixed_2m_end, 0);
-	CHECK_EQ(st.redundant_pages, 1 + 512);
-	CHECK_EQ(feed(cs, "P 0x1000 268435455 f"), CONVSTAT_LINE_RECORD);
+	CHECK_EQ(st.redundant_pages, 2 + 514);
+	CHECK_EQ(st.double_alloc_end_bytes, 0);
+	CHECK_EQ(feed(cs, "P 0x1000 1099511627775 f"), CONVSTAT_LINE_RECORD);
 	st = stats(cs);
 	CHECK_EQ(st.shared_bytes_end, 4096);
 	CHECK_EQ(st.mixed_2m_end, 1);
-	CHECK_EQ(st.mixed_2m_peak, 1);
+	CHECK_EQ(st.mixed_2m_peak, 2);
+	CHECK_EQ(st.split_2m_ever, 3);
+	CHECK_EQ(st.double_alloc_end_bytes, 4096);
+	CHECK_EQ(st.double_alloc_peak_bytes, 2 * 4096);
+	CHECK_EQ(st.redundant_pages, 2 + 514 + 0);
 	CHECK_EQ(convstat_finish(cs), 0);
 	CHECK_EQ(convstat_for_each_region(cs, CONVSTAT_REGIONS_SHARED, collect_fn, &c), 0);
 	CHECK_EQ(c.n, 1);
 	CHECK_EQ(c.r[0].base, 0);
-	c.n = 0;
-	CHECK_EQ(convstat_for_each_region(cs, CONVSTAT_REGIONS_TOUCHED, collect_fn, &c), 0);
-	CHECK_EQ(c.n, TiB / (2 * MiB));
+	CHECK_EQ(c.r[0].shared_pages, 1);
+	memset(&c, 0, sizeof(c));
+	c.stop_at = 3;
+	CHECK_EQ(convstat_for_each_region(cs, CONVSTAT_REGIONS_TOUCHED, collect_fn, &c), 42);
+	CHECK_EQ(c.n, 3);
+	CHECK_EQ(c.r[2].base, 4 * MiB);
+	CHECK_EQ(c.r[2].shared_pages, 0);
+	convstat_free(cs);
+
+	/* All touched regions of 1 TiB are iterated, in runs or not. */
+	cs = run("P 0x0 268435456 f\nS 0x200000 1 f\nS 0x400000 512 f\n");
+	CHECK_EQ(convstat_for_each_region(cs, CONVSTAT_REGIONS_TOUCHED, count_fn, &n), 0);
+	CHECK_EQ(n, TiB / (2 * MiB));
+	n = 0;
+	CHECK_EQ(convstat_for_each_region(cs, CONVSTAT_REGIONS_SHARED, count_fn, &n), 0);
+	CHECK_EQ(n, 2);
+	convstat_free(cs);
+}
+
+/* split_2m_ever and double_alloc_peak_bytes on hand-computed logs. */
+static void test_host_cost(void)
+{
+	struct convstat *cs;
+	struct convstat_stats st;
+
+	/* Aligned private -> shared -> private: no split, no double. */
+	cs = run("S 0x200000 512 f\nS 0x400000 1024 f\nP 0x200000 1536 f\n"
+		 "s 0x800000 1 f\n");
+	st = stats(cs);
+	CHECK_EQ(st.split_2m_ever, 0);
+	CHECK_EQ(st.double_alloc_peak_bytes, 0);
+	CHECK_EQ(st.mixed_2m_peak, 0);
+	convstat_free(cs);
+
+	/*
+	 * A region split once counts once, whatever comes after: mixed, all
+	 * shared, mixed again, all private, mixed again.
+	 */
+	cs = run("S 0x200000 256 f\n"		/* mixed: 1 MiB doubled */
+		 "S 0x300000 256 f\n"		/* all shared: 0 doubled */
+		 "P 0x200000 1 f\n"		/* mixed: 511 pages doubled */
+		 "P 0x201000 511 f\n"		/* all private */
+		 "S 0x3ff000 1 f\n");		/* mixed: 1 page */
+	st = stats(cs);
+	CHECK_EQ(st.split_2m_ever, 1);
+	CHECK_EQ(st.mixed_2m_peak, 1);
+	CHECK_EQ(st.mixed_2m_end, 1);
+	CHECK_EQ(st.double_alloc_peak_bytes, 511 * 4096);
+	CHECK_EQ(st.double_alloc_end_bytes, 4096);
+	convstat_free(cs);
+
+	/* A straddling record splits its first and last region only. */
+	cs = run("S 0x1ff000 514 f\n");
+	st = stats(cs);
+	CHECK_EQ(st.split_2m_ever, 2);
+	CHECK_EQ(st.double_alloc_peak_bytes, 2 * 4096);
+	CHECK_EQ(st.shared_bytes_peak, 514 * 4096);
+	convstat_free(cs);
+
+	/*
+	 * Peak of the sum, not sum of the peaks: two regions half shared one
+	 * after the other, the first made whole before the second is split.
+	 */
+	cs = run("S 0x0 256 f\nS 0x100000 256 f\nS 0x200000 300 f\n"
+		 "S 0x400000 10 f\n");
+	st = stats(cs);
+	CHECK_EQ(st.split_2m_ever, 3);
+	CHECK_EQ(st.double_alloc_peak_bytes, 310 * 4096);
+	CHECK_EQ(st.double_alloc_end_bytes, 310 * 4096);
+	convstat_free(cs);
+
+	/* An aligned record over a mixed region clears it; it stays counted. */
+	cs = run("S 0x200000 1 f\nS 0x400000 3 f\nP 0x0 1536 f\nS 0x200000 512 f\n");
+	st = stats(cs);
+	CHECK_EQ(st.split_2m_ever, 2);
+	CHECK_EQ(st.mixed_2m_end, 0);
+	CHECK_EQ(st.double_alloc_peak_bytes, 4 * 4096);
+	CHECK_EQ(st.double_alloc_end_bytes, 0);
+	CHECK_EQ(st.redundant_pages, 1536 - 4);
+	convstat_free(cs);
+
+	/* Refused conversions cost nothing. */
+	cs = run("s 0x200000 1 f\np 0x0 3 f\n");
+	st = stats(cs);
+	CHECK_EQ(st.split_2m_ever, 0);
+	CHECK_EQ(st.double_alloc_peak_bytes, 0);
 	convstat_free(cs);
 }
 
@@ -645,30 +764,40 @@ static uint64_t rnd(uint64_t *s)
 }
 
 /*
- * Compare against a naive byte-per-page model of 64 MiB (32 regions) on
- * random calls, after every call.
+ * Compare against a naive byte-per-page model of 64 MiB (32 regions) at
+ * @base on random calls, after every call.  If @gap is not 0, the second
+ * half of the 64 MiB lies @gap bytes (a multiple of 2 MiB) higher: a call
+ * across the halves also covers the gap, which is modelled as one state,
+ * and makes one large run.  At the top of the 52-bit space (the model ends
+ * at 2^52), some records run past 2^52 and must be malformed without any
+ * effect.
  */
-static void test_model(void)
+static void model_at(uint64_t base, uint64_t gap, uint64_t seed)
 {
-	enum { NPAGES = 16384, NREG = NPAGES / 512, OPS = 20000 };
+	enum { NPAGES = 16384, HALF = NPAGES / 2, NREG = NPAGES / 512, OPS = 20000 };
 	static unsigned char ref[NPAGES];
-	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	unsigned char ever[NREG], gap_shared = 0;
+	uint64_t gap_pages = gap >> 12;
+	bool top = base + NPAGES * 4096ULL + gap == LIMIT;
 	uint64_t redundant = 0, peak_sh = 0, peak_mix = 0, calls = 0, refused = 0;
-	uint64_t exits = 0, misaligned = 0;
+	uint64_t exits = 0, misaligned = 0, never = 0, peak_dbl = 0, malformed = 0;
 	struct convstat *cs = convstat_init();
 	struct convstat_stats st;
 	struct collect c;
 	unsigned int bad = 0;
 	int op;
 
+	memset(ever, 0, sizeof(ever));
 	memset(ref, 0, sizeof(ref));
 	for (op = 0; op < OPS && !bad; op++) {
-		uint64_t r = rnd(&seed), first, n, i, sh = 0, mix = 0;
+		uint64_t r = rnd(&seed), first, n, i, sh = 0, mix = 0, dbl = 0;
 		bool to_shared = r & 1, is_refused = (r >> 1) % 16 == 0;
+		bool beyond = false, across;
+		uint64_t gpa, pages;
 		char line[96];
 		unsigned int reg;
 
-		switch ((r >> 8) % 4) {
+		switch ((r >> 8) % 5) {
 		case 0:		/* a few pages anywhere */
 			first = (r >> 16) % NPAGES;
 			n = 1 + (r >> 40) % 8;
@@ -681,48 +810,76 @@ static void test_model(void)
 			first = ((r >> 16) % NREG) * 512;
 			n = 512 * (1 + (r >> 40) % 3);
 			break;
-		default:	/* around a boundary */
+		case 3:		/* around a boundary */
 			first = ((r >> 16) % NREG) * 512 + 512 - 1 - (r >> 32) % 4;
 			n = 1 + (r >> 40) % 520;
+			break;
+		default:	/* large: runs of 16 regions and more */
+			first = (r >> 16) % NPAGES;
+			n = 1 + (r >> 40) % NPAGES;
 			break;
 		}
 		if (first >= NPAGES)
 			first = NPAGES - 1;
 		if (first + n > NPAGES)
+			beyond = top && (r >> 4) % 4 == 0;
+		if (first + n > NPAGES && !beyond)
 			n = NPAGES - first;
 
+		across = first < HALF && first + n > HALF;
+		gpa = base + (first << 12) + (first >= HALF ? gap : 0);
+		pages = n + (across ? gap_pages : 0);
 		snprintf(line, sizeof(line), "%c 0x%" PRIx64 " %" PRIu64 " f+0x1/0x2\n",
 			 is_refused ? (to_shared ? 's' : 'p') : (to_shared ? 'S' : 'P'),
-			 first << 12, n);
-		CHECK_EQ(feed(cs, line), is_refused ? CONVSTAT_LINE_REFUSED : CONVSTAT_LINE_RECORD);
+			 gpa, pages);
+		CHECK_EQ(feed(cs, line), beyond ? CONVSTAT_LINE_MALFORMED :
+			 is_refused ? CONVSTAT_LINE_REFUSED : CONVSTAT_LINE_RECORD);
+		if (beyond) {
+			malformed++;
+			continue;
+		}
 		if (is_refused) {
 			refused++;
 			continue;
 		}
 		calls++;
-		exits += convstat_snp_exits(first << 12, n);
+		exits += convstat_snp_exits(gpa, pages);
 		misaligned += (first % 512) || (n % 512);
 		for (i = first; i < first + n; i++) {
 			redundant += ref[i] == to_shared;
 			ref[i] = to_shared;
 		}
+		if (across) {
+			redundant += gap_shared == to_shared ? gap_pages : 0;
+			gap_shared = to_shared;
+		}
+		sh = gap_shared ? gap_pages : 0;
 		for (reg = 0; reg < NREG; reg++) {
 			unsigned int k, cnt = 0;
 
 			for (k = 0; k < 512; k++)
 				cnt += ref[reg * 512 + k];
 			sh += cnt;
-			mix += cnt > 0 && cnt < 512;
+			if (cnt > 0 && cnt < 512) {
+				mix++;
+				dbl += cnt;
+				never += !ever[reg];
+				ever[reg] = 1;
+			}
 		}
 		if (sh * 4096 > peak_sh)
 			peak_sh = sh * 4096;
 		if (mix > peak_mix)
 			peak_mix = mix;
+		if (dbl * 4096 > peak_dbl)
+			peak_dbl = dbl * 4096;
 
 		st = stats(cs);
 		if (st.shared_bytes_end != sh * 4096 || st.mixed_2m_end != mix ||
 		    st.redundant_pages != redundant || st.shared_bytes_peak != peak_sh ||
-		    st.mixed_2m_peak != peak_mix) {
+		    st.mixed_2m_peak != peak_mix || st.split_2m_ever != never ||
+		    st.double_alloc_end_bytes != dbl * 4096 ||
+		    st.double_alloc_peak_bytes != peak_dbl) {
 			fprintf(stderr, "  model mismatch after op %d: %s", op, line);
 			bad++;
 		}
@@ -734,9 +891,16 @@ static void test_model(void)
 	CHECK_EQ(st.refused, refused);
 	CHECK_EQ(st.snp_exits, exits);
 	CHECK_EQ(st.misaligned, misaligned);
+	CHECK_EQ(st.malformed, malformed);
 	CHECK(st.mixed_2m_peak > 0);
+	CHECK(never > 0 && never <= NREG);
+	CHECK(!top || malformed > 0);
 
 	/* Final per-region state matches too. */
+	if (gap) {
+		convstat_free(cs);
+		return;
+	}
 	memset(&c, 0, sizeof(c));
 	CHECK_EQ(convstat_for_each_region(cs, CONVSTAT_REGIONS_TOUCHED, collect_fn, &c), 0);
 	CHECK_EQ(c.n, NREG);
@@ -745,10 +909,20 @@ static void test_model(void)
 
 		for (k = 0; k < 512; k++)
 			cnt += ref[op * 512 + k];
-		CHECK_EQ(c.r[op].base, (uint64_t)op * 2 * MiB);
+		CHECK_EQ(c.r[op].base, base + (uint64_t)op * 2 * MiB);
 		CHECK_EQ(c.r[op].shared_pages, cnt);
 	}
 	convstat_free(cs);
+}
+
+static void test_model(void)
+{
+	model_at(0, 0, 0x9e3779b97f4a7c15ULL);
+	model_at(TiB - 32 * MiB, 0, 0x2545f4914f6cdd1dULL);	/* across 1 TiB */
+	model_at(LIMIT - 64 * MiB, 0, 0x94d049bb133111ebULL);	/* up to 2^52 */
+	/* Halves 1 TiB apart; 2^51 and the top of 2^52, 2^51 - 64 MiB apart. */
+	model_at(0, TiB, 0xbf58476d1ce4e5b9ULL);
+	model_at(LIMIT / 2, LIMIT / 2 - 64 * MiB, 0x1234567887654321ULL);
 }
 
 static double now(void)
@@ -756,6 +930,14 @@ static double now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -774,7 +956,7 @@ static void test_scale(void)
 	const struct convstat_site *s;
 	struct convstat_stats st;
 	uint64_t nrec = 0, extra = 0;
-	double t0, t1;
+	double t0, t1, c0, c1;
 	size_t nr;
 
 	if (!buf || !cs) {
@@ -799,6 +981,7 @@ static void test_scale(void)
 	}
 
 	t0 = now();
+	c0 = cpu_now();
 	for (p = buf, end = buf + len; p < end;) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
 
@@ -810,8 +993,10 @@ static void test_scale(void)
 	}
 	CHECK_EQ(convstat_finish(cs), 0);
 	t1 = now();
-	printf("  scale: %" PRIu64 " records (%.1f MB) in %.3f s (%.2f M records/s)\n",
-	       nrec, len / 1e6, t1 - t0, nrec / (t1 - t0) / 1e6);
+	c1 = cpu_now();
+	printf("  scale: %" PRIu64 " records (%.1f MB) in %.3f s, CPU %.3f s"
+	       " (%.2f M records/s)\n",
+	       nrec, len / 1e6, t1 - t0, c1 - c0, nrec / (t1 - t0) / 1e6);
 
 	st = stats(cs);
 	CHECK_EQ(st.calls, nrec);
@@ -839,6 +1024,126 @@ static void test_scale(void)
 	convstat_free(cs);
 }
 
+/* Regions of the map, for the consistency checks of the scale tests. */
+struct tally {
+	uint64_t regions, shared_pages, mixed, shared_in_mixed;
+};
+
+static int tally_fn(const struct convstat_region *r, void *ctx)
+{
+	struct tally *t = ctx;
+
+	t->regions++;
+	t->shared_pages += r->shared_pages;
+	if (r->shared_pages && r->shared_pages < 512) {
+		t->mixed++;
+		t->shared_in_mixed += r->shared_pages;
+	}
+	return 0;
+}
+
+/*
+ * 2,000,000 random records over @span_pages pages from 0: a few pages
+ * anywhere (most), whole 2 MiB regions, across a region boundary, 1 in 16
+ * refused; generated in memory first, timed while fed.
+ */
+static void scale_random(const char *name, uint64_t span_pages, uint64_t seed)
+{
+	enum { RECORDS = 2000000 };
+	size_t cap = (size_t)RECORDS * 64, len = 0, k;
+	char *buf = malloc(cap), *p, *end;
+	struct convstat *cs = convstat_init();
+	uint64_t pages = 0, refused = 0, bad = 0;
+	struct convstat_stats st;
+	struct tally t = { 0 };
+	struct rusage ru;
+	double t0, t1, c0, c1;
+
+	if (!buf || !cs) {
+		CHECK(!"out of memory");
+		free(buf);
+		convstat_free(cs);
+		return;
+	}
+	for (k = 0; k < RECORDS; k++) {
+		uint64_t r = rnd(&seed), x = rnd(&seed), first, n;
+		bool is_refused = (r >> 1) % 16 == 0;
+		char d = r & 1 ? 'S' : 'P';
+
+		switch ((r >> 8) % 8) {
+		case 0: case 1: case 2: case 3: case 4:
+			first = x % span_pages;
+			n = 1 + (r >> 16) % 16;
+			break;
+		case 5: case 6:
+			first = (x % (span_pages / 512)) * 512;
+			n = 512 * (1 + (r >> 16) % 4);
+			break;
+		default:
+			first = (x % (span_pages / 512)) * 512 + 512 - 1 - (r >> 16) % 4;
+			n = 1 + (r >> 24) % 520;
+			break;
+		}
+		if (first + n > span_pages)
+			first = span_pages - n;
+		len += (size_t)sprintf(buf + len, "%c 0x%" PRIx64 " %" PRIu64
+				       " dma_direct_alloc+0x1c4/0x2e0\n",
+				       is_refused ? d + 'a' - 'A' : d, first << 12, n);
+		if (is_refused)
+			refused++;
+		else
+			pages += n;
+	}
+
+	t0 = now();
+	c0 = cpu_now();
+	for (p = buf, end = buf + len; p < end;) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		bad += convstat_feed_line(cs, p, (size_t)(nl - p) + 1) < 0;
+		p = nl + 1;
+	}
+	CHECK_EQ(convstat_finish(cs), 0);
+	t1 = now();
+	c1 = cpu_now();
+	getrusage(RUSAGE_SELF, &ru);
+	st = stats(cs);
+	printf("  scale %s: %d records (%.1f MB) in %.3f s, CPU %.3f s"
+	       " (%.2f M records/s); split_2m_ever %" PRIu64
+	       ", max RSS so far %ld MiB\n",
+	       name, RECORDS, len / 1e6, t1 - t0, c1 - c0, RECORDS / (t1 - t0) / 1e6,
+	       st.split_2m_ever, ru.ru_maxrss / 1024);
+
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(st.malformed, 0);
+	CHECK_EQ(st.refused, refused);
+	CHECK_EQ(st.calls, RECORDS - refused);
+	CHECK_EQ(st.pages, pages);
+	CHECK_EQ(convstat_for_each_region(cs, CONVSTAT_REGIONS_SHARED, tally_fn, &t), 0);
+	CHECK_EQ(t.shared_pages * 4096, st.shared_bytes_end);
+	CHECK_EQ(t.mixed, st.mixed_2m_end);
+	CHECK_EQ(t.shared_in_mixed * 4096, st.double_alloc_end_bytes);
+	CHECK(st.split_2m_ever >= st.mixed_2m_peak);
+	CHECK(st.split_2m_ever <= 2 * st.calls);
+	CHECK(st.split_2m_ever <= span_pages / 512);
+	CHECK(st.double_alloc_peak_bytes >= st.double_alloc_end_bytes);
+	CHECK(st.double_alloc_peak_bytes <= st.shared_bytes_peak);
+	free(buf);
+	convstat_free(cs);
+}
+
+/* Dense: 4 GiB of guest memory, 2048 regions hit over and over. */
+static void test_scale_dense(void)
+{
+	scale_random("dense 4 GiB", (4ULL << 30) >> 12, 0x1234567887654321ULL);
+}
+
+/* Sparse: the whole 52-bit space, almost every record on a new region. */
+static void test_scale_sparse(void)
+{
+	scale_random("sparse 2^52", LIMIT >> 12, 0x8765432112345678ULL);
+}
+
 /* ---- Runner ---- */
 
 static const struct {
@@ -858,10 +1163,13 @@ static const struct {
 	{ "sites", test_sites },
 	{ "many_sites", test_many_sites },
 	{ "regions", test_regions },
-	{ "near_1tib", test_near_1tib },
+	{ "near_limit", test_near_limit },
+	{ "host_cost", test_host_cost },
 	{ "independent_instances", test_independent_instances },
 	{ "model", test_model },
 	{ "scale", test_scale },
+	{ "scale_dense", test_scale_dense },
+	{ "scale_sparse", test_scale_sparse },
 };
 
 int main(void)

@@ -62,7 +62,8 @@ SNAPSHOT_MARK = "# harness: counters snapshot"
 CONVSTAT_FIGURES = ("calls", "to_shared", "to_private", "refused", "pages",
                     "misaligned", "mixed_2m_end", "mixed_2m_peak",
                     "shared_bytes_end", "shared_bytes_peak", "tdx_calls",
-                    "snp_exits", "malformed", "redundant_pages")
+                    "snp_exits", "malformed", "redundant_pages",
+                    "split_2m_ever", "double_alloc_peak_bytes")
 
 _num = re.compile(r"^(?:0x[0-9a-fA-F]+|-?[0-9]+)$")
 
@@ -620,6 +621,13 @@ X86_STATS = "/sys/kernel/debug/x86/cc_conversion"
 X86 = "cc_conversion."
 
 _re_rec = re.compile(r"^([SPsp]) (0x[0-9a-fA-F]+) ([0-9]+) (\S+)$")
+# convstat's address rule (CONVSTAT_ADDR_LIMIT): a 4 KiB-aligned range ending
+# at or below 2^52, the x86-64 MAXPHYADDR limit; other records are malformed.
+ADDR_LIMIT = 1 << 52
+
+
+def in_addr_limit(gpa, pages):
+    return gpa % PAGE == 0 and gpa + pages * PAGE <= ADDR_LIMIT
 
 
 def read_records(path):
@@ -632,6 +640,8 @@ def read_records(path):
         for line in fh:
             m = _re_rec.match(line.rstrip("\n"))
             if not m or int(m.group(3)) == 0:
+                continue
+            if not in_addr_limit(int(m.group(2), 16), int(m.group(3))):
                 continue
             out.append({"dir": m.group(1), "accepted": m.group(1).isupper(),
                         "gpa": int(m.group(2), 16), "pages": int(m.group(3)),

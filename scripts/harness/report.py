@@ -7,8 +7,9 @@ usage: report.py [--out DIR] [--base-version FILE] RUNDIR...
 Each RUNDIR is an output directory of scripts/harness/run.sh (summary.json,
 convstat.json, guest.json, map.txt).  Writes into DIR (default results/):
 
-  report.md              tables: runs, analyzer figures, guest counters,
-                         cross-check, checks, timing, misaligned calls by site
+  report.md              tables: runs, analyzer figures, host cost (modelled),
+                         guest counters, cross-check, checks, timing,
+                         misaligned calls by site
   report.json            the same data, machine-readable
   <label>-memory.svg     guest memory as a grid of 2 MiB regions coloured
                          private / shared / mixed (state at the end of the run)
@@ -92,6 +93,22 @@ def delta(a, b):
             return "%+d (%+.0f%%)" % (d, 100.0 * d / a)
         return "%+d" % d
     return ""
+
+
+# convstat's host-cost figures (Documentation/conversion-log.md)
+HOST_COST = ("split_2m_ever", "double_alloc_peak_bytes")
+
+
+def conv_figure(run, f):
+    """Figure F of convstat for RUN: convstat.json, else the summary."""
+    return (run["convstat"] or {}).get(f, (run["summary"].get("convstat")
+                                           or {}).get(f))
+
+
+def host_fmt(f, v):
+    if f.endswith("_bytes") and isinstance(v, int) and not isinstance(v, bool):
+        return "%d (%.1f MiB)" % (v, v / (1 << 20))
+    return fmt(v)
 
 
 # -- memory picture ----------------------------------------------------------
@@ -255,10 +272,25 @@ def build(run_dirs, out_dir, base_version_file=None):
     md += ["## Conversions (analyzer: convstat on the conversion log)", ""]
     rows = []
     for f in analyze.CONVSTAT_FIGURES:
-        vals = [(r["convstat"] or {}).get(f, r["summary"].get(
-            "convstat", {}).get(f)) for r in runs]
+        vals = [conv_figure(r, f) for r in runs]
         rows.append([f] + vals + ([delta(vals[0], vals[1])] if two else []))
     md += table(hdr("figure"), rows) + [""]
+
+    # host cost, side by side
+    md += ["## Host cost (modelled: 2 MiB host pages)", "",
+           "The guest cannot count these; convstat models them from the "
+           "conversion log (Documentation/conversion-log.md, \"Host cost\"). "
+           "`split_2m_ever`: 2 MiB regions ever mixed (shared and private "
+           "4 KiB pages after a call), each split once and for good on a TDX "
+           "host.  `double_alloc_peak_bytes`: peak, over calls, of the shared "
+           "bytes in mixed regions, backed twice with hugetlb-backed "
+           "guest_memfd (the private 2 MiB page stays).", ""]
+    rows = []
+    for f in HOST_COST:
+        vals = [conv_figure(r, f) for r in runs]
+        rows.append([f] + [host_fmt(f, v) for v in vals] +
+                    ([delta(vals[0], vals[1])] if two else []))
+    md += table(hdr("host cost"), rows) + [""]
 
     # guest counters
     names = []

@@ -73,7 +73,9 @@ SYN_FIGURES = {"calls": 4, "to_shared": 3, "to_private": 1, "refused": 1,
                "pages": 32768 + 4 + 4 + 1, "misaligned": 3,
                "mixed_2m_end": 1, "mixed_2m_peak": 1,
                "shared_bytes_end": (32768 + 1) * 4096,
-               "shared_bytes_peak": (32768 + 4) * 4096, "malformed": 0}
+               "shared_bytes_peak": (32768 + 4) * 4096, "malformed": 0,
+               # 0x10a00000 is mixed twice (4, then 1 shared pages)
+               "split_2m_ever": 1, "double_alloc_peak_bytes": 4 * 4096}
 SYN_GUEST = {"calls": 4, "to_shared": 3, "to_private": 1, "pages": 32777,
              "misaligned": 3, "refused": 1, "dma_to_private": 0,
              "shared_pages": 32769}
@@ -102,7 +104,8 @@ P_PAGES = 2 + 512 + 32768
 SYN_P_FIGURES = {"calls": 3, "to_shared": 3, "to_private": 0, "refused": 0,
                  "pages": P_PAGES, "misaligned": 1, "mixed_2m_end": 1,
                  "mixed_2m_peak": 1, "shared_bytes_end": P_PAGES * 4096,
-                 "shared_bytes_peak": P_PAGES * 4096, "malformed": 0}
+                 "shared_bytes_peak": P_PAGES * 4096, "malformed": 0,
+                 "split_2m_ever": 1, "double_alloc_peak_bytes": 2 * 4096}
 SYN_P_CONVSTAT = dict(SYN_P_FIGURES, tdx_calls=3, snp_exits=3,
                       redundant_pages=0,
                       sites=[{"site": "S vgacon_startup<con_init<console_init",
@@ -118,7 +121,8 @@ ZERO_CONVSTAT = {"calls": 0, "to_shared": 0, "to_private": 0, "refused": 0,
                  "pages": 0, "misaligned": 0, "mixed_2m_end": 0,
                  "mixed_2m_peak": 0, "shared_bytes_end": 0,
                  "shared_bytes_peak": 0, "malformed": 0, "tdx_calls": 0,
-                 "snp_exits": 0, "redundant_pages": 0, "sites": []}
+                 "snp_exits": 0, "redundant_pages": 0, "split_2m_ever": 0,
+                 "double_alloc_peak_bytes": 0, "sites": []}
 
 
 def console_text(guest=SYN_GUEST, checks=None, done=True, shas=None):
@@ -1046,7 +1050,11 @@ class TestWithRealConvstat(unittest.TestCase):
                 "S 0x400000 1 a+0x1/0x2\np 0x400000 1 a+0x1/0x2\n"
                 "P 0x400000 1 a+0x1/0x2\nS 0x5ff000 2 a+0x1/0x2\n"
                 "S 0x800000 8 a+0x1/0x2\nS 0x801000 8 a+0x1/0x2\n"
-                "P 0x800000 16 a+0x1/0x2\n")
+                "P 0x800000 16 a+0x1/0x2\n",
+                # beyond 1 TiB, up to 2^52; the last two are malformed
+                "S 0xfffffff000 2 a+0x1/0x2\nS 0xfffffffff000 1 a+0x1/0x2\n"
+                "S 0xffffffffff000 1 a+0x1/0x2\nP 0xfffffffe00000 511 a\n"
+                "S 0xffffffffff000 2 a+0x1/0x2\nS 0x10000000000000 1 a\n")
         for i, log in enumerate(logs):
             p = os.path.join(self.tmp, "l%d.log" % i)
             with open(p, "w") as fh:
@@ -1055,9 +1063,10 @@ class TestWithRealConvstat(unittest.TestCase):
             self.assertIsNone(err)
             fig = json.loads(out)
             f = analyze.log_facts(analyze.read_records(p), E820)
-            self.assertEqual((f["calls"], len(f["mixed_end"]), f["mixed_peak"]),
+            self.assertEqual((f["calls"], len(f["mixed_end"]), f["mixed_peak"],
+                              len(f["mixed_ever"])),
                              (fig["calls"], fig["mixed_2m_end"],
-                              fig["mixed_2m_peak"]), i)
+                              fig["mixed_2m_peak"], fig["split_2m_ever"]), i)
             out, err = analyze.run_convstat(REAL_CONVSTAT, p, "map")
             mixed = {b for b, _, st in analyze.parse_map(out) if st == "mixed"}
             self.assertEqual(f["mixed_end"], mixed, i)
@@ -1073,7 +1082,8 @@ class TestReport(unittest.TestCase):
     def test_report(self):
         b, _ = make_run(self.tmp, "baseline")
         pfig = dict(SYN_CONVSTAT, calls=2, misaligned=0, mixed_2m_end=0,
-                    mixed_2m_peak=0, sites=[])
+                    mixed_2m_peak=0, split_2m_ever=0,
+                    double_alloc_peak_bytes=0, sites=[])
         pg = dict(SYN_GUEST, calls=2, misaligned=0)
         p, _ = make_run(self.tmp, "patched", convstat_fig=pfig, guest=pg,
                         meta={"variant": "patched"})
@@ -1094,6 +1104,12 @@ class TestReport(unittest.TestCase):
         self.assertIn("| misaligned | 3 | 0 | -3 (-100%) |", md)
         for f in analyze.CONVSTAT_FIGURES:
             self.assertIn("| %s |" % f, md)
+        # host cost side by side
+        self.assertIn("## Host cost (modelled: 2 MiB host pages)", md)
+        self.assertIn("| host cost | baseline | patched | change |", md)
+        self.assertIn("| split_2m_ever | 1 | 0 | -1 (-100%) |", md)
+        self.assertIn("| double_alloc_peak_bytes | 16384 (0.0 MiB) | "
+                      "0 (0.0 MiB) | -16384 (-100%) |", md)
         self.assertIn("| dma_to_private | 0 | 0 |", md)
         self.assertIn("`S dma_direct_alloc<dma_alloc_attrs<nvme_alloc_queue` | 1 | 4 | 0 | 0 |", md)
         self.assertIn("| io vda | PASS | PASS |", md)
