@@ -52,7 +52,7 @@ while lines[i] != "":
     i += 1
 body = []
 for l in lines[i + 1:]:
-    if re.match(r"^.+ \(\d+\):$", l):        # start of the shortlog
+    if re.match(r"^\S.* \(\d+\):$", l):      # start of the shortlog (column 0)
         break
     body.append(l)
 while body and body[-1] == "":
