@@ -14,7 +14,8 @@ S := scripts
 
 .PHONY: all help deps tree export export-test kernels build-baseline \
 	build-patched build-debug convstat initramfs harness harness-swiotlb \
-	check-harness test-harness test-tooling inventory kunit kunit-mutants check gates gate-am \
+	check-harness test-harness test-tooling test-tooling-unit inventory kunit kunit-mutants \
+	check gates gate-am \
 	gate-checkpatch gate-sparse gate-w1 gate-b4 gate-bisect clean \
 	distclean
 
@@ -23,7 +24,7 @@ all: ## the main job: build both kernels, boot them, write the report in results
 
 help: ## this list
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
-		awk -F':.*## ' '{ printf "  %-16s %s\n", $$1, $$2 }'
+		awk -F':.*## ' '{ printf "  %-18s %s\n", $$1, $$2 }'
 
 deps: ## install the Debian packages the project needs (apt-get)
 	@$(S)/deps.sh
@@ -86,6 +87,9 @@ test-tooling: ## self-tests of the round trip and of every gate (good, empty, br
 
 inventory: ## conversion-site inventory: every caller at the series matches Documentation/conversion-sites.tsv (scripts/inventory.sh --help)
 	@$(S)/inventory.sh $(INVENTORY_ARGS)
+
+test-tooling-unit: ## offline tests of check.sh, gates.sh, every --help, the kunit lock, report names (no tree, no build)
+	@tests/tooling/run-tests.sh
 
 gates: gate-am gate-checkpatch gate-sparse gate-w1 gate-b4 gate-bisect ## all quality gates of the series
 

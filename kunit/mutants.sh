@@ -35,7 +35,7 @@ LIST=0
 SEL=()
 for a in "$@"; do
 	case "$a" in
-	-h|--help) sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--list) LIST=1 ;;
 	-*) die "unknown argument '$a' (see --help)" ;;
 	*) SEL+=("$a") ;;

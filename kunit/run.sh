@@ -22,7 +22,7 @@ set -uo pipefail
 
 WHAT=all
 case "${1:-}" in
--h|--help) sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h|--help) usage; exit 0 ;;
 series|cvm|all) WHAT=$1 ;;
 "") ;;
 *) die "unknown argument '$1' (see --help)" ;;

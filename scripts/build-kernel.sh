@@ -19,7 +19,7 @@ CONFIG_ONLY=0
 VARIANT=
 for a in "$@"; do
 	case "$a" in
-	-h|--help) sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--config-only) CONFIG_ONLY=1 ;;
 	baseline|patched|debug) VARIANT=$a ;;
 	*) die "unknown argument '$a' (see --help)" ;;

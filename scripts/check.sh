@@ -4,8 +4,8 @@
 #
 # usage: scripts/check.sh [--help] [--only STEP[,STEP...]] [--list]
 #
-# Steps: deps tree convstat tooling gates harness-unit build-baseline
-#        build-patched kunit harness stress
+# Steps: deps tooling-unit tree convstat tooling gates inventory harness-unit
+#        build-baseline build-patched kunit harness stress
 # Each step's output goes to build/check/STEP.log and is summarised; the run
 # ends with one line "N passed, N failed" over all test cases.  A step that
 # prints no count of its own counts as one test (its exit code).  deps and
@@ -13,11 +13,11 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ALL_STEPS=(deps tree convstat tooling gates inventory harness-unit build-baseline build-patched kunit harness stress)
+ALL_STEPS=(deps tooling-unit tree convstat tooling gates inventory harness-unit build-baseline build-patched kunit harness stress)
 STEPS=("${ALL_STEPS[@]}")
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--list) printf '%s\n' "${ALL_STEPS[@]}"; exit 0 ;;
 	--only) IFS=, read -r -a STEPS <<<"$2"; shift ;;
 	*) die "unknown argument '$1' (see --help)" ;;
@@ -28,6 +28,7 @@ done
 step_cmd() {
 	case $1 in
 	deps) echo "$ROOT/scripts/deps.sh" ;;
+	tooling-unit) echo "$ROOT/tests/tooling/run-tests.sh" ;;
 	tree) echo "$ROOT/scripts/prepare-tree.sh all" ;;
 	convstat) echo "make -s -C $ROOT/scripts/convstat test O=$BIN" ;;
 	tooling) echo "$ROOT/scripts/test-tooling.sh" ;;

@@ -12,7 +12,7 @@ set -euo pipefail
 
 PIN=${LINUX_SOURCE_VERSION:-}
 case "${1:-}" in
--h|--help) sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h|--help) usage; exit 0 ;;
 --pin) PIN=$2 ;;
 esac
 

@@ -22,7 +22,7 @@ QUIET=0
 MODE=series
 for a in "$@"; do
 	case "$a" in
-	-h|--help) sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--quiet) QUIET=1 ;;
 	--test) MODE=test ;;
 	--set-description) MODE=desc ;;

@@ -21,6 +21,20 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+GATES=(am checkpatch sparse w1 b4 bisect)
+
+# The gates to run, checked before anything is touched.
+[ $# -gt 0 ] || set -- all
+RUN=()
+for g in "$@"; do
+	case $g in
+	-h|--help) usage; exit 0 ;;
+	all) RUN+=("${GATES[@]}") ;;
+	am|checkpatch|sparse|w1|b4|bisect) RUN+=("$g") ;;
+	*) die "unknown gate '$g' (see --help)" ;;
+	esac
+done
+
 PATCHES=${PATCHES:-$ROOT/patches}
 PATCHES=$(cd "$PATCHES" && pwd)
 GB=${GATES_DIR:-$BUILD/gates}
@@ -295,16 +309,12 @@ sys.stdout.write("\n".join(out))
 	pass b4 "$got patch(es) in $(basename "$mbx")"
 }
 
-[ $# -gt 0 ] || set -- all
-for g in "$@"; do
+for g in "${RUN[@]}"; do
 	case $g in
-	-h|--help) sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	am) gate_am ;;
 	checkpatch) gate_checkpatch ;;
 	sparse|w1) gate_build "$g" ;;
 	b4) gate_b4 ;;
 	bisect) gate_bisect ;;
-	all) gate_am; gate_checkpatch; gate_build sparse; gate_build w1; gate_b4; gate_bisect ;;
-	*) die "unknown gate '$g' (see --help)" ;;
 	esac
 done

@@ -34,6 +34,16 @@ log()  { printf '[%s] %s\n' "$(_ts)" "$*" >&2; }
 warn() { printf '[%s] WARNING: %s\n' "$(_ts)" "$*" >&2; }
 die()  { printf '[%s] ERROR: %s\n' "$(_ts)" "$*" >&2; exit 1; }
 
+# usage: the --help of a script: the comment block at the top of the running
+# script, without the shebang and SPDX lines, up to the first line that is
+# not a comment.  Reads the file only: no side effect.
+usage() {
+	awk 'NR == 1 && /^#!/ { next }
+	     /^# SPDX-License-Identifier:/ { next }
+	     /^#/ { sub(/^# ?/, ""); if (n || $0 != "") { print; n++ }; next }
+	     { exit }' "$0"
+}
+
 # loud: a banner that cannot be missed in a long build log
 loud() {
 	local line='!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!'

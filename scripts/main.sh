@@ -18,7 +18,7 @@ set -euo pipefail
 CYCLES=${CYCLES:-10}
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--cycles) CYCLES=$2; shift ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac

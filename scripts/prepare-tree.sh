@@ -23,7 +23,7 @@ FORCE=0
 WHAT=all
 for a in "$@"; do
 	case "$a" in
-	-h|--help) sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--force) FORCE=1 ;;
 	base|branches|all) WHAT=$a ;;
 	*) die "unknown argument '$a' (see --help)" ;;

@@ -14,7 +14,7 @@
 # Prints one "PASS name" / "FAIL name" line per test.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-case "${1:-}" in -h|--help) sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) usage; exit 0 ;; esac
 
 T=$BUILD/selftest
 WT=$T/src

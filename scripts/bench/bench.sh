@@ -42,7 +42,7 @@ REUSE=0
 REPORT_ONLY=0
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--axis) AXES=$2; shift ;;
 	--reps) REPS=$2; shift ;;
 	--quick) QUICK=1 ;;

@@ -24,7 +24,7 @@ OUTF=$BUILD/bench/tools.cpio.gz
 SRC=$WORKTREES/$BR_TEST_BASE
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--out) OUTF=$2; shift ;;
 	--src) SRC=$2; shift ;;
 	*) die "mktools: unknown argument '$1' (see --help)" ;;

@@ -92,7 +92,7 @@ EXTRA=
 ARGS=()
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--run) [ $# -ge 2 ] || die "--run needs a directory"; RUN_DIR=$2; shift ;;
 	--from) [ $# -ge 2 ] || die "--from needs a directory"; FROM=$2; shift ;;
 	--extra-append) [ $# -ge 2 ] || die "--extra-append needs an argument"; EXTRA+=" $2"; shift ;;

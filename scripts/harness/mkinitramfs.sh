@@ -20,7 +20,7 @@ OUT=$BUILD/initramfs.cpio.gz
 BUSYBOX=/bin/busybox
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--out) OUT=$2; shift ;;
 	--busybox) BUSYBOX=$2; shift ;;
 	*) die "mkinitramfs: unknown argument '$1' (see --help)" ;;

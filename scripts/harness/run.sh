@@ -67,7 +67,7 @@ DISK_MB=64
 need_arg() { [ $# -ge 2 ] || die "option $1 needs an argument (see --help)"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--variant) need_arg "$@"; VARIANT=$2; shift ;;
 	--kernel) need_arg "$@"; KERNEL=$2; shift ;;
 	--label) need_arg "$@"; LABEL=$2; shift ;;

@@ -9,6 +9,7 @@ and the guest shell scripts.
 
 Run through tests/harness/run-tests.sh; the last line is "N passed, N failed".
 """
+import argparse
 import gzip
 import hashlib
 import json
@@ -1458,14 +1459,21 @@ class TestStress(unittest.TestCase):
 
 
 def main():
+    ap = argparse.ArgumentParser(
+        prog="test_harness.py", description=__doc__,
+        usage="%(prog)s [--help] [NAME-FILTER...]",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("filters", nargs="*", metavar="NAME-FILTER",
+                    help="run only the tests whose id contains one of these")
+    filters = ap.parse_args().filters
     loader = unittest.TestLoader()
     suite = loader.loadTestsFromModule(sys.modules[__name__])
     # make bench's offline tests (scripts/bench/), next to this file
     sys.path.insert(0, HERE)
     suite.addTests(loader.loadTestsFromModule(__import__("test_bench")))
-    if len(sys.argv) > 1:
+    if filters:
         suite = unittest.TestSuite(
-            t for t in _flatten(suite) if any(a in t.id() for a in sys.argv[1:]))
+            t for t in _flatten(suite) if any(a in t.id() for a in filters))
     r = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
     skipped = len(r.skipped)
