@@ -9,7 +9,8 @@
 # Each step's output goes to build/check/STEP.log and is summarised; the run
 # ends with one line "N passed, N failed" over all test cases.  A step that
 # prints no count of its own counts as one test (its exit code).  deps and
-# tree are prerequisites: if they fail, the run stops there.
+# tree are prerequisites: if they fail, the run stops there.  An unknown
+# step fails before anything runs.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -19,11 +20,19 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	-h|--help) usage; exit 0 ;;
 	--list) printf '%s\n' "${ALL_STEPS[@]}"; exit 0 ;;
-	--only) IFS=, read -r -a STEPS <<<"$2"; shift ;;
+	--only) [ -n "${2:-}" ] || die "--only needs a list of steps (see --list)"
+		IFS=, read -r -a STEPS <<<"$2"; shift ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
 	shift
 done
+# every step must be known before the first one runs
+for s in "${STEPS[@]}"; do
+	known=0
+	for k in "${ALL_STEPS[@]}"; do [ "$s" = "$k" ] && known=1; done
+	[ $known -eq 1 ] || die "unknown step '$s' (steps: ${ALL_STEPS[*]})"
+done
+[ ${#STEPS[@]} -gt 0 ] || die "no step to run (see --list)"
 
 step_cmd() {
 	case $1 in

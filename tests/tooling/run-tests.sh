@@ -44,6 +44,56 @@ run_test() {
 # fail MSG: end the test; the message on one line (the FAIL line's reason)
 fail() { printf '%s\n' "$*" | paste -s -d'|' -; exit 1; }
 
+# -- check.sh -------------------------------------------------------------
+
+# Every command check.sh runs for a step, relative to ROOT.
+STEP_CMDS=(scripts/deps.sh scripts/lint.sh tests/tooling/run-tests.sh
+	scripts/prepare-tree.sh scripts/test-tooling.sh scripts/gates.sh
+	tests/harness/run-tests.sh scripts/build-kernel.sh kunit/run.sh
+	scripts/harness/check.sh scripts/harness/stress.sh scripts/convstat/stub.sh)
+
+# fake_root DIR: a project tree whose step commands are stubs; the stub
+# for path P appends its key K (P with / -> _) to DIR/ran, prints DIR/out/K
+# and exits with DIR/rc/K (default 0).
+# shellcheck disable=SC2016 # the stub's text: expanded when the stub runs
+fake_root() {
+	local d=$1 p k
+	mkdir -p "$d/out" "$d/rc"
+	for p in "${STEP_CMDS[@]}"; do
+		k=${p//\//_}
+		mkdir -p "$d/$(dirname "$p")"
+		printf '#!/bin/bash\necho %s >>"%s/ran"\ncat "%s/out/%s" 2>/dev/null\nexit "$(cat "%s/rc/%s" 2>/dev/null || echo 0)"\n' \
+			"$k" "$d" "$d" "$k" "$d" "$k" >"$d/$p"
+		chmod +x "$d/$p"
+	done
+	printf 'test:\n\t@%s/scripts/convstat/stub.sh\n' "$d" >"$d/scripts/convstat/Makefile"
+}
+
+# check ROOT ARGS...: check.sh on the fake tree ROOT; sets $out and $rc
+check() {
+	local r=$1; shift
+	out=$(ROOT=$r BUILD=$r/build "$REPO/scripts/check.sh" "$@" 2>&1)
+	rc=$?
+}
+
+t_check_unknown_step() {
+	fake_root r
+	check "$T/r" --only bogus
+	[ $rc -ne 0 ] || fail "--only bogus: exit 0: $(tail -n1 <<<"$out")"
+	! grep -q 'passed, ' <<<"$out" || fail "--only bogus counted: $(grep 'passed, ' <<<"$out")"
+	grep -q "unknown step 'bogus'" <<<"$out" || fail "no message naming the step: $out"
+	check "$T/r" --only deps,bogus
+	[ $rc -ne 0 ] || fail "--only deps,bogus: exit 0"
+	[ ! -e r/ran ] || fail "steps ran before the unknown one was noticed: $(cat r/ran)"
+	check "$T/r" --only 'deps tree'
+	[ $rc -ne 0 ] || fail "--only 'deps tree': exit 0"
+	check "$T/r" --only
+	[ $rc -ne 0 ] || fail "--only without a list: exit 0"
+	[ ! -e r/ran ] || fail "steps ran: $(cat r/ran)"
+	check "$T/r" --list
+	grep -qx tooling-unit <<<"$out" || fail "--list: no tooling-unit: $out"
+}
+
 # -- --help of every script --------------------------------------------------
 
 # copy_repo DIR: the project's files (no build/, no results/) in DIR
