@@ -16,8 +16,9 @@
 #   all         all of the above
 #
 # Environment: PATCHES=DIR checks another series directory (default patches/).
-# Each gate prints "GATE <name>: PASS|FAIL <reason>" and exits non-zero on
-# failure, naming the patch at fault.
+# Each gate prints "GATE <name>: PASS|FAIL <reason>", naming the patch at
+# fault.  Every gate asked for runs, even after one fails; the last line is
+# "gates: N passed, N failed" and the exit status is non-zero if any failed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -36,22 +37,28 @@ for g in "$@"; do
 done
 
 PATCHES=${PATCHES:-$ROOT/patches}
-PATCHES=$(cd "$PATCHES" && pwd)
+PATCHES=$(cd "$PATCHES" 2>/dev/null && pwd) || die "no series directory ${PATCHES}"
 GB=${GATES_DIR:-$BUILD/gates}
 mkdir -p "$GB"
 GB=$(cd "$GB" && pwd)
 GSRC=$GB/src
 GOBJ=$GB/obj
 
-pass() { echo "GATE $1: PASS${2:+ ($2)}"; }
-fail() { echo "GATE $1: FAIL: $2"; exit 1; }
+# pass/fail print the gate's line and record its result for run_gate.
+pass() { echo "GATE $1: PASS${2:+ ($2)}"; echo PASS >"$GB/.result"; }
+fail() { echo "GATE $1: FAIL: $2"; echo FAIL >"$GB/.result"; exit 1; }
 
 mapfile -t SERIES < <(series_patches "$PATCHES")
 COVER=$(find "$PATCHES" -maxdepth 1 -name '*0000-cover-letter.patch' | head -n1)
 NP=${#SERIES[@]}
 
-[ -d "$TREE/.git" ] || die "no kernel tree: run 'make tree'"
-BASE_SHA=$(tgit rev-parse "$BR_BASE")
+# Without a tree (or its base branch) every gate fails, and says why.
+BASE_SHA='' NO_BASE=''
+if [ ! -d "$TREE/.git" ]; then
+	NO_BASE="no kernel tree ($TREE): run 'make tree'"
+elif ! BASE_SHA=$(tgit rev-parse -q --verify "$BR_BASE^{commit}"); then
+	BASE_SHA='' NO_BASE="no branch '$BR_BASE' in $TREE: run 'make tree'"
+fi
 
 # A scratch worktree at base, reused between runs.
 scratch_at_base() { worktree_at "$GSRC" "$BASE_SHA"; }
@@ -309,12 +316,39 @@ sys.stdout.write("\n".join(out))
 	pass b4 "$got patch(es) in $(basename "$mbx")"
 }
 
+# run_gate NAME: run one gate in a subshell (so that a failing gate, even
+# one that dies, does not stop the others), with set -e active inside; a
+# gate that ends without its PASS/FAIL line fails with its exit status.
+NPASS=0; NFAIL=0
+run_gate() {
+	local g=$1 rc res
+	rm -f "$GB/.result"
+	set +e
+	(
+		set -e
+		[ -z "$NO_BASE" ] || fail "$g" "$NO_BASE"
+		case $g in
+		am) gate_am ;;
+		checkpatch) gate_checkpatch ;;
+		sparse|w1) gate_build "$g" ;;
+		b4) gate_b4 ;;
+		bisect) gate_bisect ;;
+		esac
+	)
+	rc=$?
+	set -e
+	res=$(cat "$GB/.result" 2>/dev/null || true)
+	rm -f "$GB/.result"
+	if [ $rc -eq 0 ] && [ "$res" = PASS ]; then
+		NPASS=$((NPASS + 1))
+		return 0
+	fi
+	[ "$res" = FAIL ] || echo "GATE $g: FAIL: the gate stopped with exit status $rc${res:+ after $res}"
+	NFAIL=$((NFAIL + 1))
+}
+
 for g in "${RUN[@]}"; do
-	case $g in
-	am) gate_am ;;
-	checkpatch) gate_checkpatch ;;
-	sparse|w1) gate_build "$g" ;;
-	b4) gate_b4 ;;
-	bisect) gate_bisect ;;
-	esac
+	run_gate "$g"
 done
+echo "gates: $NPASS passed, $NFAIL failed"
+[ $NFAIL -eq 0 ]

@@ -94,6 +94,90 @@ t_check_unknown_step() {
 	grep -qx tooling-unit <<<"$out" || fail "--list: no tooling-unit: $out"
 }
 
+# -- gates.sh -------------------------------------------------------------
+
+# tiny_tree DIR: a git repository with a branch base and a checkpatch.pl
+# that finds nothing; DIR.series: a one-patch series that does not apply.
+tiny_tree() {
+	local d=$1
+	git init -q "$d" && git -C "$d" checkout -q -b base || return 1
+	mkdir -p "$d/scripts"
+	echo hello >"$d/a.txt"
+	printf '#!/usr/bin/perl\nprint "total: 0 errors, 0 warnings, 0 checks, 1 lines checked\\n";\n' \
+		>"$d/scripts/checkpatch.pl"
+	git -C "$d" add -A &&
+	GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@localhost GIT_COMMITTER_NAME=t \
+	GIT_COMMITTER_EMAIL=t@localhost git -C "$d" commit -q -m base || return 1
+	mkdir -p "$d.series"
+	cat >"$d.series/v1-0001-a-say-world.patch" <<'EOF'
+From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+From: T <t@localhost>
+Date: Mon, 1 Jan 2024 00:00:00 +0000
+Subject: [PATCH v1 1/1] a: say world
+
+Signed-off-by: T <t@localhost>
+---
+ a.txt | 2 +-
+ 1 file changed, 1 insertion(+), 1 deletion(-)
+
+diff --git a/a.txt b/a.txt
+--- a/a.txt
++++ b/a.txt
+@@ -1 +1 @@
+-goodbye
++world
+-- 
+2.39.5
+
+EOF
+}
+
+# gates ARGS...: gates.sh on the tiny tree; sets $out and $rc
+gates() {
+	out=$(TREE=$T/tree BUILD=$T/build PATCHES=$T/tree.series "$REPO/scripts/gates.sh" "$@" 2>&1)
+	rc=$?
+}
+
+t_gates_all_run_after_a_failure() {
+	tiny_tree "$T/tree" || fail "cannot make the tiny tree"
+	gates all
+	[ $rc -ne 0 ] || fail "a gate failed, yet exit 0"
+	local g n
+	for g in am checkpatch sparse w1 b4 bisect; do
+		n=$(grep -c "^GATE $g: \(PASS\|FAIL\)" <<<"$out")
+		[ "$n" -eq 1 ] || fail "gate $g reported $n times: $out"
+	done
+	grep -q '^GATE am: FAIL: v1-0001-a-say-world.patch' <<<"$out" || fail "am does not name the patch: $out"
+	grep -q '^GATE checkpatch: PASS' <<<"$out" || fail "checkpatch did not run after am failed: $out"
+	local p f
+	p=$(grep -c '^GATE [a-z0-9]*: PASS' <<<"$out")
+	f=$(grep -c '^GATE [a-z0-9]*: FAIL' <<<"$out")
+	[ "$(tail -n1 <<<"$out")" = "gates: $p passed, $f failed" ] || fail "last line: $(tail -n1 <<<"$out")"
+	[ "$f" -ge 4 ] || fail "$f failed: $out"
+}
+
+t_gates_without_tree() {
+	mkdir -p tree.series
+	gates all
+	[ $rc -ne 0 ] || fail "no tree, yet exit 0"
+	[ "$(grep -c "^GATE [a-z0-9]*: FAIL: no kernel tree" <<<"$out")" -eq 6 ] || fail "not 6 failures: $out"
+	[ "$(tail -n1 <<<"$out")" = "gates: 0 passed, 6 failed" ] || fail "last line: $(tail -n1 <<<"$out")"
+	tiny_tree "$T/tree" || fail "cannot make the tiny tree"
+	out=$(BR_BASE=nope TREE=$T/tree BUILD=$T/build PATCHES=$T/tree.series "$REPO/scripts/gates.sh" am sparse 2>&1)
+	[ "$(grep -c "^GATE [a-z0-9]*: FAIL: no branch 'nope'" <<<"$out")" -eq 2 ] || fail "no base: $out"
+}
+
+t_gates_unknown_and_help() {
+	mkdir -p tree.series
+	gates am bogus
+	[ $rc -ne 0 ] || fail "unknown gate: exit 0"
+	! grep -q '^GATE ' <<<"$out" || fail "a gate ran before the unknown one was noticed: $out"
+	gates --help
+	[ $rc -eq 0 ] || fail "--help: exit $rc: $out"
+	grep -q '^usage: scripts/gates.sh' <<<"$out" || fail "--help: $out"
+	[ ! -e build ] || fail "--help created $(find build | head -n3)"
+}
+
 # -- --help of every script --------------------------------------------------
 
 # copy_repo DIR: the project's files (no build/, no results/) in DIR
