@@ -637,6 +637,76 @@ class TestLogFacts(unittest.TestCase):
         self.assertEqual(analyze.record_text(r[0]), "S 0x9e000+1p x")
 
 
+# Lines and whether convstat accepts them as a record (convstat_parse_line());
+# shared with TestWithRealConvstat, which checks the table against convstat.
+RECORD_RULES = (
+    ("S 0x200000 512 f+0x1/0x2", True),
+    ("s 0x200000 1 f", True),
+    ("P 0xFFFFFFF000 1 f", True),              # the last page below 1 TiB
+    ("S 0x0 268435456 f", True),               # 2^28 pages: all of 1 TiB
+    ("S 0x00000200000 0001 f", True),          # leading zeros
+    ("S 0x600000 1 nvme_setup+0x3d/0x60 [nvme]", True),  # a space in the site
+    ("S 0x600000 1 f \t\r", True),             # trailing white space
+    ("S 0x0 400000000 f", False),              # more pages than 1 TiB holds
+    ("S 0x0 268435457 f", False),
+    ("S 0x1000 268435456 f", False),           # ends above 1 TiB
+    ("S 0xFFFFFFF000 2 f", False),
+    ("S 0x10000000000 1 f", False),            # at 1 TiB
+    ("S 0x%s 1 f" % ("f" * 400), False),
+    ("S 0x0 %s f" % ("9" * 5000), False),      # beyond int()'s digit limit
+    ("S 0x200800 1 f", False),                 # not 4 KiB aligned
+    ("S 0x200000 0 f", False),
+    ("S 0x200000 1", False),
+    ("S 0x200000 1 ", False),
+    ("S 0x200000 1  f", False),                # site with a leading space
+    ("S 0x200000 1 f\x01", False),
+    ("S 0x200000 1 f\xe9", False),
+    ("S 0x200000 1 f\x00g", False),
+    ("X 0x200000 1 f", False),
+    ("S 200000 1 f", False),
+    ("S 0X200000 1 f", False),
+    ("S 0x200000 -1 f", False),
+    ("S 0x200000 +1 f", False),
+    ("S  0x200000 1 f", False),
+)
+
+
+class TestRecords(unittest.TestCase):
+    """analyze.py reads conversion logs by convstat's rules."""
+
+    def test_rules(self):
+        for line, ok in RECORD_RULES:
+            r = analyze.parse_record(line.encode("latin-1") + b"\n")
+            self.assertEqual(isinstance(r, dict), ok, repr(line))
+        self.assertEqual(analyze.parse_record(b"# x\n"), "comment")
+        self.assertEqual(analyze.parse_record(b" \t\r\n"), "blank")
+        r = analyze.parse_record(b"S 0x600000 1 nvme_setup+0x3d/0x60 [nvme]\r\n")
+        self.assertEqual(r["site"], "nvme_setup+0x3d/0x60 [nvme]")
+
+    def test_huge_page_count_is_malformed(self):
+        self.assertEqual(recs("S 0x0 400000000 f\nS 0x200000 1 f\n"),
+                         [{"dir": "S", "accepted": True, "gpa": 0x200000,
+                           "pages": 1, "site": "f"}])
+
+    def test_lines_end_at_newline_only(self):
+        # a lone CR is not a line end for convstat: one malformed line
+        self.assertEqual(recs("S 0x200000 1 f\rS 0x400000 1 g\n"), [])
+
+    def test_replay_is_bounded(self):
+        """The biggest valid record (all of 1 TiB) is replayed region by
+        region, in seconds, not page by page."""
+        code = ("import sys; sys.dont_write_bytecode = True; "
+                "sys.path.insert(0, %r); import analyze; "
+                "f = analyze.log_facts([analyze.parse_record(l) for l in "
+                "(b'S 0x0 268435456 f', b'P 0x201000 1 g')], [[0, 1 << 40]]); "
+                "print(f['calls'], sorted(f['mixed_end']), f['mixed_peak'], "
+                "len(f['ram_regions_shared']))" % H)
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                           text=True, timeout=20)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.split(), ["2", "[2097152]", "1", "524288"])
+
+
 class TestPatchedAssertions(unittest.TestCase):
     """The assertions of 'make check' on runs of the patched kernel, without
     a CVM, and across runs, on synthetic run directories."""
@@ -1021,6 +1091,19 @@ class TestWithRealConvstat(unittest.TestCase):
         self.assertIsNone(err)
         rows = analyze.parse_map(out)
         self.assertIn((0x10a00000, 1, "mixed"), rows)
+
+    def test_record_rules_agree_with_convstat(self):
+        """parse_record() accepts exactly what convstat accepts."""
+        for i, (line, ok) in enumerate(RECORD_RULES):
+            p = os.path.join(self.tmp, "r%d.log" % i)
+            with open(p, "wb") as fh:
+                fh.write(line.encode("latin-1") + b"\n")
+            out, err = analyze.run_convstat(REAL_CONVSTAT, p, "json")
+            self.assertIsNone(err)
+            fig = json.loads(out)
+            self.assertEqual(fig["malformed"], 0 if ok else 1, repr(line))
+            self.assertEqual(fig["calls"] + fig["refused"], 1 if ok else 0,
+                             repr(line))
 
     def test_replay_agrees_with_convstat(self):
         """log_facts() replays a log like convstat: same calls, mixed
