@@ -89,9 +89,11 @@ if [ "$WHAT" = cvm ] || [ "$WHAT" = all ]; then
 	# its own so that builds from build/src/test-series and 'make tree'
 	# do not race with this run
 	wt=$WORKTREES/kunit-cvm
-	# kunit/mutants.sh uses the same worktree and build directory
-	exec 9>"$BUILD/kunit/.lock"
-	flock 9
+	# kunit/mutants.sh uses the same worktree and build directory: hold
+	# its lock (on a fresh tree, build/kunit does not exist yet)
+	mkdir -p "$BUILD/kunit" || die "cannot create $BUILD/kunit"
+	exec 9>"$BUILD/kunit/.lock" || die "cannot open the lock $BUILD/kunit/.lock"
+	flock 9 || die "cannot take the lock $BUILD/kunit/.lock"
 	worktree_at "$wt" "$(tgit rev-parse "$BR_SERIES")"
 	mapfile -t tp < <(series_patches "$ROOT/kernel/patches")
 	if [ ${#tp[@]} -gt 0 ] && ! tgit -C "$wt" am -q -3 "${tp[@]}" >"$BUILD/kunit/cvm-am.log" 2>&1; then

@@ -243,6 +243,29 @@ t_help_of_every_script() {
 	[ ${#bad[@]} -eq 0 ] || { printf '%s\n' "${bad[@]}"; fail "${#bad[@]} script(s) without a clean --help"; }
 }
 
+# -- kunit/run.sh's lock ----------------------------------------------------
+
+# kunit_cvm: kunit/run.sh cvm on a fresh build directory and no tree; it
+# stops right after the lock (no kernel tree)
+kunit_cvm() {
+	out=$(BUILD=$T/build TREE=$T/none timeout "$1" "$REPO/kunit/run.sh" cvm 2>&1)
+	rc=$?
+}
+
+t_kunit_lock_on_a_fresh_tree() {
+	kunit_cvm 60
+	[ -f build/kunit/.lock ] || fail "no lock file build/kunit/.lock: $out"
+	! grep -q '\.lock: No such file or directory' <<<"$out" || fail "$(grep -m1 '\.lock: No such' <<<"$out")"
+	! grep -q 'Bad file descriptor' <<<"$out" || fail "flock without the lock: $out"
+	# someone else holds it (kunit/mutants.sh): run.sh waits
+	( flock 8; touch held; sleep 4 ) 8>build/kunit/.lock &
+	local i=0
+	while [ ! -e held ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	kunit_cvm 2
+	wait
+	[ $rc -eq 124 ] || fail "run.sh did not wait for the lock (exit $rc): $out"
+}
+
 for t in $(declare -F | awk '$3 ~ /^t_/ { print substr($3, 3) }'); do
 	run_test "$t"
 done
