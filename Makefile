@@ -55,14 +55,14 @@ convstat: ## build the conversion-log analyzer to build/bin/convstat
 initramfs: ## build build/initramfs.cpio.gz (busybox + guest workload)
 	@$(S)/harness/mkinitramfs.sh
 
-harness: convstat ## boot the already built baseline and patched kernels, write results/report.md
+harness: convstat ## boot the already built baseline and patched kernels, write results/report-harness.md (not make's report.md)
 	@$(S)/harness/run.sh --variant baseline && $(S)/harness/run.sh --variant patched && \
-	 python3 $(S)/harness/report.py results/runs/baseline results/runs/patched
+	 python3 $(S)/harness/report.py --name report-harness results/runs/baseline results/runs/patched
 
-harness-swiotlb: convstat ## the same with swiotlb=1024 (forces dynamic SWIOTLB growth)
+harness-swiotlb: convstat ## the same with swiotlb=1024 (forces dynamic SWIOTLB growth): results/report-harness-swiotlb.md
 	@$(S)/harness/run.sh --variant baseline --swiotlb 1024 && \
 	 $(S)/harness/run.sh --variant patched --swiotlb 1024 && \
-	 python3 $(S)/harness/report.py results/runs/baseline-swiotlb results/runs/patched-swiotlb
+	 python3 $(S)/harness/report.py --name report-harness-swiotlb results/runs/baseline-swiotlb results/runs/patched-swiotlb
 
 bench: convstat ## guest and host cost, baseline vs patched (dma_alloc, dma_map_benchmark, fio, scale axes): results/bench/report.md (long; see scripts/bench/bench.sh --help)
 	@$(S)/bench/bench.sh $(BENCH_ARGS)

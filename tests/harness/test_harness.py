@@ -1199,6 +1199,38 @@ class TestReport(unittest.TestCase):
         self.assertEqual(counts["mixed"], 1)
         ET.fromstring(svg.split("\n", 1)[1])
 
+    def test_named_report_leaves_report_md_alone(self):
+        """make harness writes report-harness.md: make's 6-run report.md,
+        report.json and memory pictures stay as they are."""
+        b, _ = make_run(self.tmp, "baseline")
+        out = os.path.join(self.tmp, "results")
+        os.makedirs(out)
+        mine = {"report.md": "six runs\n", "report.json": "{}\n",
+                "baseline-memory.svg": "<svg/>\n"}
+        for n, t in mine.items():
+            with open(os.path.join(out, n), "w") as fh:
+                fh.write(t)
+        r = subprocess.run([sys.executable, os.path.join(H, "report.py"),
+                            "--out", out, "--name", "report-harness", b],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for n, t in mine.items():
+            with open(os.path.join(out, n)) as fh:
+                self.assertEqual(fh.read(), t, n)
+        with open(os.path.join(out, "report-harness.md")) as fh:
+            md = fh.read()
+        self.assertIn("![baseline](report-harness-baseline-memory.svg)", md)
+        for n in ("report-harness.json", "report-harness-baseline-memory.svg"):
+            self.assertTrue(os.path.exists(os.path.join(out, n)), n)
+        self.assertIn("report-harness.md", r.stdout)
+
+    def test_option_without_value(self):
+        r = subprocess.run([sys.executable, os.path.join(H, "report.py"),
+                            "--out"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertNotIn("Traceback", r.stderr)
+        self.assertIn("usage:", r.stderr)
+
     def test_duplicate_labels_refused(self):
         b, _ = make_run(self.tmp, "baseline")
         r = subprocess.run([sys.executable, os.path.join(H, "report.py"),

@@ -266,6 +266,19 @@ t_kunit_lock_on_a_fresh_tree() {
 	[ $rc -eq 124 ] || fail "run.sh did not wait for the lock (exit $rc): $out"
 }
 
+# -- make harness -------------------------------------------------------------
+
+t_make_harness_own_report() {
+	local g
+	for g in harness harness-swiotlb; do
+		out=$(make -s -n -C "$REPO" "$g" 2>&1)
+		grep -q "report.py --name report-$g " <<<"$out" || fail "make $g: $out"
+	done
+	out=$(make -s -C "$REPO" help)
+	grep -q 'report-harness\.md' <<<"$out" && grep -q 'report-harness-swiotlb\.md' <<<"$out" ||
+		fail "make help does not name the report files"
+}
+
 for t in $(declare -F | awk '$3 ~ /^t_/ { print substr($3, 3) }'); do
 	run_test "$t"
 done
