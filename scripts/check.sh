@@ -11,6 +11,11 @@
 # prints no count of its own counts as one test (its exit code).  deps and
 # tree are prerequisites: if they fail, the run stops there.  An unknown
 # step fails before anything runs.
+#
+# Beside the log: build/check/STEP.ktap (KTAP, one test line per counted
+# test case), build/check/results.ktap (every step as a subtest) and
+# build/check/summary.json ({"version": 1, "steps": [{"name", "rc",
+# "passed", "failed", "seconds"}], "passed", "failed", "seconds", "base"}).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -53,6 +58,69 @@ step_cmd() {
 	esac
 }
 
+# step_ktap STEP LOG PASSED FAILED RC: the KTAP of one step, one line per
+# counted test case, so that the plan always equals PASSED + FAILED; named
+# after the step's PASS/FAIL (or GATE name: PASS/FAIL) lines when they are
+# exactly the counted ones, numbered otherwise (a count line of the step's
+# own, or PASS/FAIL lines of a nested tool's output).
+step_ktap() {
+	awk -v step="$1" -v p="$3" -v f="$4" -v rc="$5" '
+		function name(s) {
+			sub(/^(PASS|FAIL) /, "", s); sub(/ \(.*$/, "", s); sub(/: .*$/, "", s)
+			gsub(/#/, "", s); return s
+		}
+		/^PASS / { n++; res[n] = "ok"; nm[n] = name($0); np++; next }
+		/^FAIL / { n++; res[n] = "not ok"; nm[n] = name($0); nf++; next }
+		/^GATE [a-z0-9]+: PASS/ { n++; res[n] = "ok"; nm[n] = "gate " substr($2, 1, length($2) - 1); np++; next }
+		/^GATE [a-z0-9]+: FAIL/ { n++; res[n] = "not ok"; nm[n] = "gate " substr($2, 1, length($2) - 1); nf++; next }
+		END {
+			print "KTAP version 1"
+			print "1.." p + f
+			if (np == p && nf == f) {
+				for (i = 1; i <= n; i++) print res[i] " " i " " nm[i]
+				exit
+			}
+			for (i = 1; i <= p; i++) print "ok " i " " step " case " i
+			for (; i <= p + f; i++) print "not ok " i " " step " case " i (rc != 0 ? ", exit status " rc : "")
+		}' "$2"
+}
+
+# json_str STRING: STRING as a JSON string literal (control characters
+# become spaces)
+json_str() {
+	printf '"%s"' "$(printf '%s' "$1" | tr '\001-\037' ' ' | sed 's/\\/\\\\/g; s/"/\\"/g')"
+}
+
+# write_results SECONDS: build/check/summary.json and results.ktap from
+# summary.tsv; steps not run (a prerequisite failed) are KTAP skips.
+write_results() {
+	local d=$BUILD/check secs=$1 base n=0 s rc p f dt sep=""
+	base=$(cat "$BUILD/base-version" 2>/dev/null) && base=$(json_str "$base") || base=null
+	{
+		printf '{"version": 1, "steps": ['
+		while IFS=$'\t' read -r s rc p f dt; do
+			printf '%s\n  {"name": %s, "rc": %d, "passed": %d, "failed": %d, "seconds": %d}' \
+				"$sep" "$(json_str "$s")" "$rc" "$p" "$f" "$dt"
+			sep=,
+		done <"$d/summary.tsv"
+		printf '],\n "passed": %d, "failed": %d, "seconds": %d, "base": %s}\n' \
+			"$TP" "$TF" "$secs" "$base"
+	} >"$d/summary.json"
+	{
+		echo "KTAP version 1"
+		echo "1..${#STEPS[@]}"
+		while IFS=$'\t' read -r s rc p f dt; do
+			n=$((n + 1))
+			sed 's/^/    /' "$d/$s.ktap"
+			if [ "$f" -eq 0 ]; then echo "ok $n $s"; else echo "not ok $n $s"; fi
+		done <"$d/summary.tsv"
+		while [ $n -lt ${#STEPS[@]} ]; do
+			echo "ok $((n + 1)) ${STEPS[$n]} # SKIP a prerequisite failed"
+			n=$((n + 1))
+		done
+	} >"$d/results.ktap"
+}
+
 mkdir -p "$BUILD/check"
 : >"$BUILD/check/summary.tsv"
 TP=0; TF=0
@@ -81,6 +149,7 @@ for s in "${STEPS[@]}"; do
 	fi
 	TP=$((TP + p)); TF=$((TF + f))
 	printf '%s\t%s\t%s\t%s\t%s\n' "$s" "$rc" "$p" "$f" "$dt" >>"$BUILD/check/summary.tsv"
+	step_ktap "$s" "$logf" "$p" "$f" "$rc" >"$BUILD/check/$s.ktap"
 	record_time "check-$s" "$dt"
 	log "check: step $s: rc=$rc, $p passed, $f failed, ${dt}s"
 	if [ $rc -ne 0 ] && { [ "$s" = deps ] || [ "$s" = tree ]; }; then
@@ -92,6 +161,9 @@ done
 echo
 echo "step            rc  passed failed  seconds"
 awk -F'\t' '{ printf "%-15s %3s %7s %6s %8s\n", $1, $2, $3, $4, $5 }' "$BUILD/check/summary.tsv"
-echo "total time: $((SECONDS - T0))s, base: $(cat "$BUILD/base-version" 2>/dev/null || echo unknown)"
+TT=$((SECONDS - T0))
+echo "total time: ${TT}s, base: $(cat "$BUILD/base-version" 2>/dev/null || echo unknown)"
+write_results "$TT"
+log "check: ${BUILD#"$ROOT"/}/check/summary.json, results.ktap, STEP.ktap"
 echo "$TP passed, $TF failed"
 [ "$TF" -eq 0 ]

@@ -76,6 +76,15 @@ check() {
 	rc=$?
 }
 
+# ktap_ok FILE: the plan matches the test lines, numbered 1..N in order
+ktap_ok() {
+	awk 'NR == 1 && $0 != "KTAP version 1" { print FILENAME ": no KTAP header"; bad = 1 }
+	     NR == 2 { if ($0 !~ /^1\.\.[0-9]+$/) { print FILENAME ": no plan"; bad = 1 }; plan = substr($0, 4) }
+	     /^(not )?ok / { n++; k = ($1 == "not") ? $3 : $2
+		if (k != n) { print FILENAME ": test " n " numbered " k; bad = 1 } }
+	     END { if (n != plan) { print FILENAME ": plan " plan ", " n " tests"; bad = 1 }; exit bad }' "$1"
+}
+
 t_check_unknown_step() {
 	fake_root r
 	check "$T/r" --only bogus
@@ -92,6 +101,79 @@ t_check_unknown_step() {
 	[ ! -e r/ran ] || fail "steps ran: $(cat r/ran)"
 	check "$T/r" --list
 	grep -qx tooling-unit <<<"$out" || fail "--list: no tooling-unit: $out"
+}
+
+t_check_counts_json_ktap() {
+	fake_root r
+	printf 'GATE am: PASS (x)\nGATE checkpatch: FAIL: 2 of 18 patch(es) not clean\ngates: 1 passed, 1 failed\n' \
+		>r/out/scripts_gates.sh
+	echo 1 >r/rc/scripts_gates.sh
+	printf 'PASS harness-boot (started)\nFAIL harness-io: io failed\nPASS harness-net\n    PASS nested\n' \
+		>r/out/tests_harness_run-tests.sh
+	echo 1 >r/rc/tests_harness_run-tests.sh
+	# a count and an exit status that disagree: one more failure
+	printf 'tooling: 2 passed, 0 failed\n' >r/out/scripts_test-tooling.sh
+	echo 3 >r/rc/scripts_test-tooling.sh
+	check "$T/r" --only deps,tooling,gates,harness-unit
+	[ $rc -ne 0 ] || fail "failures, yet exit 0"
+	[ "$(tail -n1 <<<"$out")" = "6 passed, 3 failed" ] || fail "last line: $(tail -n1 <<<"$out")"
+	local c=r/build/check
+	python3 - "$c/summary.json" <<'PY' || fail "summary.json: see above"
+import json, sys
+d = json.load(open(sys.argv[1]))
+want = [("deps", 0, 1, 0), ("tooling", 3, 2, 1), ("gates", 1, 1, 1), ("harness-unit", 1, 2, 1)]
+got = [(s["name"], s["rc"], s["passed"], s["failed"]) for s in d["steps"]]
+assert d["version"] == 1, d
+assert got == want, got
+assert (d["passed"], d["failed"], d["base"]) == (6, 3, None), d
+assert all(isinstance(s["seconds"], int) for s in d["steps"]) and isinstance(d["seconds"], int), d
+assert sorted(d) == ["base", "failed", "passed", "seconds", "steps", "version"], sorted(d)
+PY
+	local f
+	for f in deps tooling gates harness-unit; do
+		ktap_ok "$c/$f.ktap" || fail "$f.ktap"
+	done
+	diff <(printf 'KTAP version 1\n1..2\nok 1 gate am\nnot ok 2 gate checkpatch\n') "$c/gates.ktap" ||
+		fail "gates.ktap"
+	diff <(printf 'KTAP version 1\n1..3\nok 1 harness-boot\nnot ok 2 harness-io\nok 3 harness-net\n') \
+		"$c/harness-unit.ktap" || fail "harness-unit.ktap"
+	diff <(printf 'KTAP version 1\n1..3\nok 1 tooling case 1\nok 2 tooling case 2\nnot ok 3 tooling case 3, exit status 3\n') \
+		"$c/tooling.ktap" || fail "tooling.ktap"
+	diff <(printf 'KTAP version 1\n1..1\nok 1 deps case 1\n') "$c/deps.ktap" || fail "deps.ktap"
+	ktap_ok "$c/results.ktap" || fail "results.ktap"
+	grep -qx '    ok 1 gate am' "$c/results.ktap" && grep -qx 'not ok 3 gates' "$c/results.ktap" &&
+		grep -qx 'ok 1 deps' "$c/results.ktap" || fail "results.ktap: $(cat "$c/results.ktap")"
+}
+
+t_check_ktap_names_only_when_lines_match() {
+	fake_root r
+	# a count line and a FAIL line of some nested output: not the names
+	printf '    PASS nested\nFAIL stray (of a tool the step ran)\n3 passed, 1 failed\n' \
+		>r/out/scripts_test-tooling.sh
+	echo 1 >r/rc/scripts_test-tooling.sh
+	check "$T/r" --only tooling
+	[ "$(tail -n1 <<<"$out")" = "3 passed, 1 failed" ] || fail "last line: $(tail -n1 <<<"$out")"
+	diff <(printf 'KTAP version 1\n1..4\nok 1 tooling case 1\nok 2 tooling case 2\nok 3 tooling case 3\nnot ok 4 tooling case 4, exit status 1\n') \
+		r/build/check/tooling.ktap || fail "tooling.ktap"
+}
+
+t_check_prerequisite_stops() {
+	fake_root r
+	echo 1 >r/rc/scripts_prepare-tree.sh
+	mkdir -p r/build
+	printf 'linux-source-6.12 "6.12" \\ x\n' >r/build/base-version
+	check "$T/r" --only deps,tree,gates
+	[ $rc -ne 0 ] || fail "tree failed, yet exit 0"
+	[ "$(tail -n1 <<<"$out")" = "1 passed, 1 failed" ] || fail "last line: $(tail -n1 <<<"$out")"
+	! grep -q scripts_gates.sh r/ran || fail "gates ran after tree failed"
+	ktap_ok r/build/check/results.ktap || fail "results.ktap"
+	grep -qx 'ok 3 gates # SKIP a prerequisite failed' r/build/check/results.ktap ||
+		fail "results.ktap: $(cat r/build/check/results.ktap)"
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert [s["name"] for s in d["steps"]] == ["deps", "tree"], d
+assert d["base"] == "linux-source-6.12 \"6.12\" \\ x", d["base"]' r/build/check/summary.json ||
+		fail "summary.json"
 }
 
 # -- gates.sh -------------------------------------------------------------
