@@ -14,8 +14,8 @@ S := scripts
 
 .PHONY: all help deps tree export export-test kernels build-baseline \
 	build-patched build-debug convstat initramfs harness harness-swiotlb \
-	check-harness test-harness test-tooling test-tooling-unit inventory kunit kunit-mutants \
-	check gates gate-am \
+	check-harness test-harness test-tooling test-tooling-unit inventory lint kunit \
+	kunit-mutants check gates gate-am \
 	gate-checkpatch gate-sparse gate-w1 gate-b4 gate-bisect clean \
 	distclean
 
@@ -90,6 +90,9 @@ inventory: ## conversion-site inventory: every caller at the series matches Docu
 
 test-tooling-unit: ## offline tests of check.sh, gates.sh, every --help, the kunit lock, report names (no tree, no build)
 	@tests/tooling/run-tests.sh
+
+lint: ## shellcheck (exceptions in .shellcheckrc) and pyflakes3 on every script; ends with "lint: N passed, N failed"
+	@$(S)/lint.sh
 
 gates: gate-am gate-checkpatch gate-sparse gate-w1 gate-b4 gate-bisect ## all quality gates of the series
 

@@ -133,7 +133,7 @@ for m in "${MUTANTS[@]}"; do
 		echo "MUTANT $name: PASS (killed; $desc): failing: $failed [$summary] ($((SECONDS - t0))s)"
 		killed=$((killed + 1))
 	elif grep -q 'Build Failed\|make.*Error' "$plain" || [ -z "$summary" ]; then
-		echo "MUTANT $name: FAIL: no test result (build or boot failed, rc=$rc), see ${out#$ROOT/}"
+		echo "MUTANT $name: FAIL: no test result (build or boot failed, rc=$rc), see ${out#"$ROOT"/}"
 		survived=$((survived + 1))
 	else
 		echo "MUTANT $name: FAIL (survived; $desc): no test failed [$summary] ($((SECONDS - t0))s)"

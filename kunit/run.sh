@@ -38,7 +38,7 @@ run_kunit() {
 	local bd=$BUILD/kunit/$name out=$BUILD/kunit/$name.log
 	mkdir -p "$bd"
 	[ -x "$src/tools/testing/kunit/kunit.py" ] || die "no kunit.py in $src: run 'make tree'"
-	log "kunit $name: building and running in QEMU (TCG), log ${out#$ROOT/}"
+	log "kunit $name: building and running in QEMU (TCG), log ${out#"$ROOT"/}"
 	local t0=$SECONDS
 	(cd "$src" && CCACHE_BASEDIR=$ROOT ./tools/testing/kunit/kunit.py run \
 		--arch=x86_64 --kunitconfig="$kc" --build_dir="$bd" \

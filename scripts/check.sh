@@ -4,8 +4,8 @@
 #
 # usage: scripts/check.sh [--help] [--only STEP[,STEP...]] [--list]
 #
-# Steps: deps tooling-unit tree convstat tooling gates inventory harness-unit
-#        build-baseline build-patched kunit harness stress
+# Steps: deps lint tooling-unit tree convstat tooling gates inventory
+#        harness-unit build-baseline build-patched kunit harness stress
 # Each step's output goes to build/check/STEP.log and is summarised; the run
 # ends with one line "N passed, N failed" over all test cases.  A step that
 # prints no count of its own counts as one test (its exit code).  deps and
@@ -19,7 +19,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ALL_STEPS=(deps tooling-unit tree convstat tooling gates inventory harness-unit build-baseline build-patched kunit harness stress)
+ALL_STEPS=(deps lint tooling-unit tree convstat tooling gates inventory harness-unit build-baseline build-patched kunit harness stress)
 STEPS=("${ALL_STEPS[@]}")
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -42,6 +42,7 @@ done
 step_cmd() {
 	case $1 in
 	deps) echo "$ROOT/scripts/deps.sh" ;;
+	lint) echo "$ROOT/scripts/lint.sh" ;;
 	tooling-unit) echo "$ROOT/tests/tooling/run-tests.sh" ;;
 	tree) echo "$ROOT/scripts/prepare-tree.sh all" ;;
 	convstat) echo "make -s -C $ROOT/scripts/convstat test O=$BIN" ;;
@@ -143,8 +144,8 @@ for s in "${STEPS[@]}"; do
 		/^FAIL |^GATE [a-z0-9]+: FAIL/ { lf++ }
 		END { if (have) print sp + 0, sf + 0; else print lp + 0, lf + 0 }' "$logf")
 	if [ $((p + f)) -eq 0 ]; then
-		[ $rc -eq 0 ] && p=1 || f=1
-	elif [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+		[ "$rc" -eq 0 ] && p=1 || f=1
+	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 	fi
 	TP=$((TP + p)); TF=$((TF + f))
@@ -152,7 +153,7 @@ for s in "${STEPS[@]}"; do
 	step_ktap "$s" "$logf" "$p" "$f" "$rc" >"$BUILD/check/$s.ktap"
 	record_time "check-$s" "$dt"
 	log "check: step $s: rc=$rc, $p passed, $f failed, ${dt}s"
-	if [ $rc -ne 0 ] && { [ "$s" = deps ] || [ "$s" = tree ]; }; then
+	if [ "$rc" -ne 0 ] && { [ "$s" = deps ] || [ "$s" = tree ]; }; then
 		log "check: prerequisite '$s' failed, stopping"
 		break
 	fi

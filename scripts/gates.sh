@@ -142,7 +142,7 @@ gates_config() {
 	frag=$( { grep -v CVM_EMULATE "$ROOT/configs/guest.config"
 		  printf 'CONFIG_KUNIT=y\nCONFIG_KUNIT_ALL_TESTS=y\n'; } )
 	[ -f "$obj/.config" ] && [ "$(cat "$obj/.gates-frag" 2>/dev/null)" = "$frag" ] && return 0
-	log "gates: configuring ${obj#$ROOT/}"
+	log "gates: configuring ${obj#"$ROOT"/}"
 	mkdir -p "$obj"
 	printf '%s\n' "$frag" >"$obj/gates.config"
 	make -C "$GSRC" O="$obj" ARCH=x86_64 -s tinyconfig >/dev/null
@@ -152,8 +152,10 @@ gates_config() {
 	printf '%s\n' "$frag" >"$obj/.gates-frag"
 }
 
-# sparse and W=1 share one analysis, cached by the series' content.
+# analysis GATE: sparse and W=1 share one analysis, cached by the series'
+# content.
 analysis() {
+	local gate=$1
 	local key; key=$( (echo "$BASE_SHA"; cat "${SERIES[@]}" /dev/null "$ROOT/configs/guest.config") |
 		sha256sum | cut -c1-16)
 	ANALYSIS=$GB/analysis-$key
@@ -162,7 +164,7 @@ analysis() {
 	mkdir -p "$ANALYSIS"
 	scratch_at_base
 	local why
-	why=$(am_series) || fail "${GATE}" "series does not apply: $why"
+	why=$(am_series) || fail "$gate" "series does not apply: $why"
 	mapfile -t FILES < <(touched_c)
 	printf '%s\n' "${FILES[@]}" >"$ANALYSIS/files"
 	if [ ${#FILES[@]} -eq 0 ]; then
@@ -187,8 +189,7 @@ analysis() {
 # new_messages KIND: messages in series but not in base; KIND sparse = no
 # [-W...] tag (sparse), w1 = gcc warnings (tagged [-W...]) and build failures.
 new_messages() {
-	local kind=$1 f b s filt
-	[ "$kind" = sparse ] && filt='-v' || filt=''
+	local kind=$1 b s
 	for s in "$ANALYSIS"/series/*.log; do
 		[ -e "$s" ] || continue
 		b=$ANALYSIS/base/$(basename "$s")
@@ -213,7 +214,7 @@ first_patch_touching() {
 gate_build() {
 	local g=$1 new
 	[ "$NP" -gt 0 ] || { pass "$g" "empty series"; return 0; }
-	GATE=$g analysis
+	analysis "$g"
 	local nf; nf=$(grep -c . "$ANALYSIS/files" || true)
 	[ "$nf" -gt 0 ] || { pass "$g" "series touches no .c file"; return 0; }
 	new=$(new_messages "$g")
@@ -260,7 +261,7 @@ gate_bisect() {
 		if ! make -C "$GSRC" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$JOBS" W=1 \
 			"${objs[@]}" >"$GB/bisect-$k.log" 2>&1; then
 			grep -m5 -E 'error:' "$GB/bisect-$k.log" || tail -5 "$GB/bisect-$k.log"
-			fail bisect "$(basename "${SERIES[$((k - 1))]}") does not build on its own (${#objs[@]} objects, log ${GB#$ROOT/}/bisect-$k.log)"
+			fail bisect "$(basename "${SERIES[$((k - 1))]}") does not build on its own (${#objs[@]} objects, log ${GB#"$ROOT"/}/bisect-$k.log)"
 		fi
 		if grep -q -E 'warning:' "$GB/bisect-$k.log"; then
 			grep -m5 -E 'warning:' "$GB/bisect-$k.log"

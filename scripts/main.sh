@@ -47,4 +47,4 @@ for v in baseline patched; do
 	runs+=("$RESULTS/runs/$v-swiotlb")
 done
 python3 "$ROOT/scripts/harness/report.py" --out "$RESULTS" "${runs[@]}"
-log "main: done in $((SECONDS - T0))s: ${RESULTS#$ROOT/}/report.md"
+log "main: done in $((SECONDS - T0))s: ${RESULTS#"$ROOT"/}/report.md"

@@ -47,7 +47,7 @@ expect_gate() {
 rt=$T/series/roundtrip
 mkdir -p "$rt"
 if OUT=$rt "$ROOT/scripts/export-series.sh" --quiet && same_patches "$rt" "$ROOT/patches"; then
-	ok "roundtrip-real-series ($(ls "$rt" | grep -c .) files)"
+	ok "roundtrip-real-series ($(find "$rt" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l) files)"
 else
 	bad roundtrip-real-series "export of '$BR_SERIES' differs from patches/ (run 'make tree' or 'make export')"
 fi
@@ -83,7 +83,8 @@ grep -q "^base-commit: $(tgit rev-parse "$BR_BASE")" "$one"/*0000-cover-letter.p
 
 # apply + export again: byte-identical
 sg checkout -q -f -B selftest-rt "$BR_BASE"
-sg am -q --committer-date-is-author-date $(series_patches "$one")
+mapfile -t onep < <(series_patches "$one")
+sg am -q --committer-date-is-author-date "${onep[@]}"
 PATCHES=$one BR_SERIES=selftest-rt "$ROOT/scripts/export-series.sh" --set-description
 rt1=$T/series/one-rt
 mkdir -p "$rt1"

@@ -198,7 +198,6 @@ def find_splats(text, expected=None):
     body = [l[len("KMSG "):] if l.startswith("KMSG ") else l for l in lines]
     out = []
     seen = set()
-    skip_cut_until = -1
     for i, line in enumerate(body):
         for kind, rx in SPLAT_PATTERNS:
             if not rx.search(line):

@@ -1460,7 +1460,6 @@ class TestSplats(unittest.TestCase):
         for text in (SPLAT_LOCKDEP, SPLAT_KASAN, SPLAT_SLEEP, SPLAT_DMA_API,
                      SPLAT_WARN, SPLAT_PANIC):
             tmp = tempfile.mkdtemp(dir=self.tmp)
-            checks = None
             d, s = make_run(tmp)
             self.assertTrue(s["ok"], s["failures"])
             with open(os.path.join(d, "console.log"), "a") as fh:

@@ -100,7 +100,7 @@ t_check_unknown_step() {
 	[ $rc -ne 0 ] || fail "--only without a list: exit 0"
 	[ ! -e r/ran ] || fail "steps ran: $(cat r/ran)"
 	check "$T/r" --list
-	grep -qx tooling-unit <<<"$out" || fail "--list: no tooling-unit: $out"
+	grep -qx lint <<<"$out" && grep -qx tooling-unit <<<"$out" || fail "--list: no lint or tooling-unit: $out"
 }
 
 t_check_counts_json_ktap() {
@@ -359,6 +359,26 @@ t_make_harness_own_report() {
 	out=$(make -s -C "$REPO" help)
 	grep -q 'report-harness\.md' <<<"$out" && grep -q 'report-harness-swiotlb\.md' <<<"$out" ||
 		fail "make help does not name the report files"
+}
+
+# -- lint.sh ------------------------------------------------------------------
+
+# shellcheck disable=SC2016 # the planted scripts' text
+t_lint_reports_findings() {
+	mkdir -p r/sub
+	printf '#!/bin/bash\n# SPDX-License-Identifier: GPL-2.0\necho "$1"\n' >r/good.sh
+	printf '#!/bin/sh\ncp $1 /tmp\n' >r/sub/bad-noext
+	printf 'import os\n' >r/bad.py
+	printf '# shellcheck shell=sh\necho "ok"\n' >r/sourced
+	printf 'not a script $1\n' >r/README
+	out=$(ROOT=$T/r "$REPO/scripts/lint.sh" 2>&1)
+	rc=$?
+	[ $rc -ne 0 ] || fail "findings, yet exit 0: $out"
+	grep -qx 'PASS lint good.sh' <<<"$out" && grep -qx 'PASS lint sourced' <<<"$out" &&
+		grep -qx 'FAIL lint sub/bad-noext' <<<"$out" && grep -qx 'FAIL lint bad.py' <<<"$out" ||
+		fail "lines: $out"
+	grep -q 'SC2086' <<<"$out" && grep -q "'os' imported but unused" <<<"$out" || fail "findings not shown: $out"
+	[ "$(tail -n1 <<<"$out")" = "lint: 2 passed, 2 failed" ] || fail "last line: $(tail -n1 <<<"$out")"
 }
 
 for t in $(declare -F | awk '$3 ~ /^t_/ { print substr($3, 3) }'); do
