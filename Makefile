@@ -14,7 +14,8 @@ S := scripts
 
 .PHONY: all help deps tree export export-test kernels build-baseline \
 	build-patched build-debug convstat initramfs harness harness-swiotlb \
-	check-harness test-harness test-tooling inventory kunit kunit-mutants check gates gate-am \
+	check-harness test-harness test-tooling test-tooling-unit inventory lint kunit \
+	kunit-mutants check gates gate-am \
 	gate-checkpatch gate-sparse gate-w1 gate-b4 gate-bisect clean \
 	distclean
 
@@ -23,7 +24,7 @@ all: ## the main job: build both kernels, boot them, write the report in results
 
 help: ## this list
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | \
-		awk -F':.*## ' '{ printf "  %-16s %s\n", $$1, $$2 }'
+		awk -F':.*## ' '{ printf "  %-18s %s\n", $$1, $$2 }'
 
 deps: ## install the Debian packages the project needs (apt-get)
 	@$(S)/deps.sh
@@ -54,14 +55,14 @@ convstat: ## build the conversion-log analyzer to build/bin/convstat
 initramfs: ## build build/initramfs.cpio.gz (busybox + guest workload)
 	@$(S)/harness/mkinitramfs.sh
 
-harness: convstat ## boot the already built baseline and patched kernels, write results/report.md
+harness: convstat ## boot the already built baseline and patched kernels, write results/report-harness.md (not make's report.md)
 	@$(S)/harness/run.sh --variant baseline && $(S)/harness/run.sh --variant patched && \
-	 python3 $(S)/harness/report.py results/runs/baseline results/runs/patched
+	 python3 $(S)/harness/report.py --name report-harness results/runs/baseline results/runs/patched
 
-harness-swiotlb: convstat ## the same with swiotlb=1024 (forces dynamic SWIOTLB growth)
+harness-swiotlb: convstat ## the same with swiotlb=1024 (forces dynamic SWIOTLB growth): results/report-harness-swiotlb.md
 	@$(S)/harness/run.sh --variant baseline --swiotlb 1024 && \
 	 $(S)/harness/run.sh --variant patched --swiotlb 1024 && \
-	 python3 $(S)/harness/report.py results/runs/baseline-swiotlb results/runs/patched-swiotlb
+	 python3 $(S)/harness/report.py --name report-harness-swiotlb results/runs/baseline-swiotlb results/runs/patched-swiotlb
 
 bench: convstat ## guest and host cost, baseline vs patched (dma_alloc, dma_map_benchmark, fio, scale axes): results/bench/report.md (long; see scripts/bench/bench.sh --help)
 	@$(S)/bench/bench.sh $(BENCH_ARGS)
@@ -86,6 +87,12 @@ test-tooling: ## self-tests of the round trip and of every gate (good, empty, br
 
 inventory: ## conversion-site inventory: every caller at the series matches Documentation/conversion-sites.tsv (scripts/inventory.sh --help)
 	@$(S)/inventory.sh $(INVENTORY_ARGS)
+
+test-tooling-unit: ## offline tests of check.sh, gates.sh, every --help, the kunit lock, report names (no tree, no build)
+	@tests/tooling/run-tests.sh
+
+lint: ## shellcheck (exceptions in .shellcheckrc) and pyflakes3 on every script; ends with "lint: N passed, N failed"
+	@$(S)/lint.sh
 
 gates: gate-am gate-checkpatch gate-sparse gate-w1 gate-b4 gate-bisect ## all quality gates of the series
 

@@ -35,7 +35,7 @@ LIST=0
 SEL=()
 for a in "$@"; do
 	case "$a" in
-	-h|--help) sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--list) LIST=1 ;;
 	-*) die "unknown argument '$a' (see --help)" ;;
 	*) SEL+=("$a") ;;
@@ -133,7 +133,7 @@ for m in "${MUTANTS[@]}"; do
 		echo "MUTANT $name: PASS (killed; $desc): failing: $failed [$summary] ($((SECONDS - t0))s)"
 		killed=$((killed + 1))
 	elif grep -q 'Build Failed\|make.*Error' "$plain" || [ -z "$summary" ]; then
-		echo "MUTANT $name: FAIL: no test result (build or boot failed, rc=$rc), see ${out#$ROOT/}"
+		echo "MUTANT $name: FAIL: no test result (build or boot failed, rc=$rc), see ${out#"$ROOT"/}"
 		survived=$((survived + 1))
 	else
 		echo "MUTANT $name: FAIL (survived; $desc): no test failed [$summary] ($((SECONDS - t0))s)"

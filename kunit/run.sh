@@ -22,7 +22,7 @@ set -uo pipefail
 
 WHAT=all
 case "${1:-}" in
--h|--help) sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h|--help) usage; exit 0 ;;
 series|cvm|all) WHAT=$1 ;;
 "") ;;
 *) die "unknown argument '$1' (see --help)" ;;
@@ -38,7 +38,7 @@ run_kunit() {
 	local bd=$BUILD/kunit/$name out=$BUILD/kunit/$name.log
 	mkdir -p "$bd"
 	[ -x "$src/tools/testing/kunit/kunit.py" ] || die "no kunit.py in $src: run 'make tree'"
-	log "kunit $name: building and running in QEMU (TCG), log ${out#$ROOT/}"
+	log "kunit $name: building and running in QEMU (TCG), log ${out#"$ROOT"/}"
 	local t0=$SECONDS
 	(cd "$src" && CCACHE_BASEDIR=$ROOT ./tools/testing/kunit/kunit.py run \
 		--arch=x86_64 --kunitconfig="$kc" --build_dir="$bd" \
@@ -89,9 +89,11 @@ if [ "$WHAT" = cvm ] || [ "$WHAT" = all ]; then
 	# its own so that builds from build/src/test-series and 'make tree'
 	# do not race with this run
 	wt=$WORKTREES/kunit-cvm
-	# kunit/mutants.sh uses the same worktree and build directory
-	exec 9>"$BUILD/kunit/.lock"
-	flock 9
+	# kunit/mutants.sh uses the same worktree and build directory: hold
+	# its lock (on a fresh tree, build/kunit does not exist yet)
+	mkdir -p "$BUILD/kunit" || die "cannot create $BUILD/kunit"
+	exec 9>"$BUILD/kunit/.lock" || die "cannot open the lock $BUILD/kunit/.lock"
+	flock 9 || die "cannot take the lock $BUILD/kunit/.lock"
 	worktree_at "$wt" "$(tgit rev-parse "$BR_SERIES")"
 	mapfile -t tp < <(series_patches "$ROOT/kernel/patches")
 	if [ ${#tp[@]} -gt 0 ] && ! tgit -C "$wt" am -q -3 "${tp[@]}" >"$BUILD/kunit/cvm-am.log" 2>&1; then

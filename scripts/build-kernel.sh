@@ -19,7 +19,7 @@ CONFIG_ONLY=0
 VARIANT=
 for a in "$@"; do
 	case "$a" in
-	-h|--help) sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--config-only) CONFIG_ONLY=1 ;;
 	baseline|patched|debug) VARIANT=$a ;;
 	*) die "unknown argument '$a' (see --help)" ;;
@@ -92,10 +92,10 @@ if [ ! -f "$OUTDIR/.config" ] || [ "$(cat "$OUTDIR/.cfgstamp" 2>/dev/null)" != "
 	fi
 	echo "$stamp" >"$OUTDIR/.cfgstamp"
 fi
-[ $CONFIG_ONLY -eq 1 ] && { log "build $VARIANT: config in ${OUTDIR#$ROOT/}/.config"; exit 0; }
+[ $CONFIG_ONLY -eq 1 ] && { log "build $VARIANT: config in ${OUTDIR#"$ROOT"/}/.config"; exit 0; }
 
 t0=$SECONDS
 with_progress "$OUTDIR/build.log" "build $VARIANT" "${KMAKE[@]}" bzImage modules
 record_time "build-$VARIANT" $((SECONDS - t0))
 cp "$BUILD/base-version" "$OUTDIR/base-version"
-log "build $VARIANT: $(cat "$OUTDIR/include/config/kernel.release") ${OUTDIR#$ROOT/}/arch/x86/boot/bzImage"
+log "build $VARIANT: $(cat "$OUTDIR/include/config/kernel.release") ${OUTDIR#"$ROOT"/}/arch/x86/boot/bzImage"

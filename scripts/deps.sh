@@ -12,13 +12,13 @@ set -euo pipefail
 
 PIN=${LINUX_SOURCE_VERSION:-}
 case "${1:-}" in
--h|--help) sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h|--help) usage; exit 0 ;;
 --pin) PIN=$2 ;;
 esac
 
 PKGS=(build-essential bc bison flex libelf-dev libssl-dev cpio kmod rsync
       xz-utils python3 git ccache sparse b4 busybox-static qemu-system-x86
-      perl gawk python3-ply python3-git fio
+      perl gawk python3-ply python3-git fio shellcheck pyflakes3
       coccinelle libpython3-dev)  # spatch's python scripting loads libpython
 
 missing=()
@@ -59,7 +59,7 @@ fi
 
 log "deps: installing ${missing[*]} $want_src"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	--allow-downgrades "${missing[@]}" $want_src \
+	--allow-downgrades "${missing[@]}" ${want_src:+"$want_src"} \
 	>"${TMPDIR:-/tmp}/cvm-apt-install.log" 2>&1 ||
 	{ tail -30 "${TMPDIR:-/tmp}/cvm-apt-install.log" >&2; die "apt-get install failed"; }
 log "deps: done"

@@ -22,9 +22,9 @@ QUIET=0
 MODE=series
 for a in "$@"; do
 	case "$a" in
-	-h|--help) sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--quiet) QUIET=1 ;;
-	--test) MODE=test ;;
+	--test) MODE="test" ;;
 	--set-description) MODE=desc ;;
 	*) die "unknown argument '$a' (see --help)" ;;
 	esac
@@ -82,7 +82,7 @@ trap 'rm -rf "$tmp"' EXIT
 if [ "$n" -gt 0 ]; then
 	if [ "$MODE" = series ] &&
 	   [ -z "$(tgit config "branch.$BR_SERIES.description" || true)" ]; then
-		die "export: branch '$BR_SERIES' has no description (the cover letter): 'git -C ${TREE#$ROOT/} branch --edit-description $BR_SERIES'"
+		die "export: branch '$BR_SERIES' has no description (the cover letter): 'git -C ${TREE#"$ROOT"/} branch --edit-description $BR_SERIES'"
 	fi
 	tgit -c diff.noprefix=false -c format.signature= -c format.coverLetter=false \
 		format-patch -q --zero-commit --no-signature --no-thread \
@@ -90,7 +90,7 @@ if [ "$n" -gt 0 ]; then
 	c=$(cover_of "$tmp")
 	if [ -n "$c" ]; then
 		# Deterministic cover letter: From and Date of the newest patch.
-		last=$(ls "$tmp"/*.patch | grep -v 0000-cover-letter | tail -n1)
+		last=$(printf '%s\n' "$tmp"/*.patch | grep -v 0000-cover-letter | tail -n1)
 		from=$(grep -m1 '^From: ' "$last")
 		date=$(grep -m1 '^Date: ' "$last")
 		FROM="$from" DATE="$date" python3 - "$c" <<'PY'
@@ -114,4 +114,4 @@ fi
 # patches/ holds only what format-patch wrote: replace every *.patch
 find "$OUT" -maxdepth 1 -name '*.patch' -delete
 find "$tmp" -maxdepth 1 -name '*.patch' -exec cp {} "$OUT"/ \;
-[ $QUIET -eq 1 ] || log "export: $n patch(es) from $range -> ${OUT#$ROOT/}"
+[ $QUIET -eq 1 ] || log "export: $n patch(es) from $range -> ${OUT#"$ROOT"/}"

@@ -16,28 +16,49 @@
 #   all         all of the above
 #
 # Environment: PATCHES=DIR checks another series directory (default patches/).
-# Each gate prints "GATE <name>: PASS|FAIL <reason>" and exits non-zero on
-# failure, naming the patch at fault.
+# Each gate prints "GATE <name>: PASS|FAIL <reason>", naming the patch at
+# fault.  Every gate asked for runs, even after one fails; the last line is
+# "gates: N passed, N failed" and the exit status is non-zero if any failed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+GATES=(am checkpatch sparse w1 b4 bisect)
+
+# The gates to run, checked before anything is touched.
+[ $# -gt 0 ] || set -- all
+RUN=()
+for g in "$@"; do
+	case $g in
+	-h|--help) usage; exit 0 ;;
+	all) RUN+=("${GATES[@]}") ;;
+	am|checkpatch|sparse|w1|b4|bisect) RUN+=("$g") ;;
+	*) die "unknown gate '$g' (see --help)" ;;
+	esac
+done
+
 PATCHES=${PATCHES:-$ROOT/patches}
-PATCHES=$(cd "$PATCHES" && pwd)
+PATCHES=$(cd "$PATCHES" 2>/dev/null && pwd) || die "no series directory ${PATCHES}"
 GB=${GATES_DIR:-$BUILD/gates}
 mkdir -p "$GB"
 GB=$(cd "$GB" && pwd)
 GSRC=$GB/src
 GOBJ=$GB/obj
 
-pass() { echo "GATE $1: PASS${2:+ ($2)}"; }
-fail() { echo "GATE $1: FAIL: $2"; exit 1; }
+# pass/fail print the gate's line and record its result for run_gate.
+pass() { echo "GATE $1: PASS${2:+ ($2)}"; echo PASS >"$GB/.result"; }
+fail() { echo "GATE $1: FAIL: $2"; echo FAIL >"$GB/.result"; exit 1; }
 
 mapfile -t SERIES < <(series_patches "$PATCHES")
 COVER=$(find "$PATCHES" -maxdepth 1 -name '*0000-cover-letter.patch' | head -n1)
 NP=${#SERIES[@]}
 
-[ -d "$TREE/.git" ] || die "no kernel tree: run 'make tree'"
-BASE_SHA=$(tgit rev-parse "$BR_BASE")
+# Without a tree (or its base branch) every gate fails, and says why.
+BASE_SHA='' NO_BASE=''
+if [ ! -d "$TREE/.git" ]; then
+	NO_BASE="no kernel tree ($TREE): run 'make tree'"
+elif ! BASE_SHA=$(tgit rev-parse -q --verify "$BR_BASE^{commit}"); then
+	BASE_SHA='' NO_BASE="no branch '$BR_BASE' in $TREE: run 'make tree'"
+fi
 
 # A scratch worktree at base, reused between runs.
 scratch_at_base() { worktree_at "$GSRC" "$BASE_SHA"; }
@@ -121,7 +142,7 @@ gates_config() {
 	frag=$( { grep -v CVM_EMULATE "$ROOT/configs/guest.config"
 		  printf 'CONFIG_KUNIT=y\nCONFIG_KUNIT_ALL_TESTS=y\n'; } )
 	[ -f "$obj/.config" ] && [ "$(cat "$obj/.gates-frag" 2>/dev/null)" = "$frag" ] && return 0
-	log "gates: configuring ${obj#$ROOT/}"
+	log "gates: configuring ${obj#"$ROOT"/}"
 	mkdir -p "$obj"
 	printf '%s\n' "$frag" >"$obj/gates.config"
 	make -C "$GSRC" O="$obj" ARCH=x86_64 -s tinyconfig >/dev/null
@@ -131,8 +152,10 @@ gates_config() {
 	printf '%s\n' "$frag" >"$obj/.gates-frag"
 }
 
-# sparse and W=1 share one analysis, cached by the series' content.
+# analysis GATE: sparse and W=1 share one analysis, cached by the series'
+# content.
 analysis() {
+	local gate=$1
 	local key; key=$( (echo "$BASE_SHA"; cat "${SERIES[@]}" /dev/null "$ROOT/configs/guest.config") |
 		sha256sum | cut -c1-16)
 	ANALYSIS=$GB/analysis-$key
@@ -141,7 +164,7 @@ analysis() {
 	mkdir -p "$ANALYSIS"
 	scratch_at_base
 	local why
-	why=$(am_series) || fail "${GATE}" "series does not apply: $why"
+	why=$(am_series) || fail "$gate" "series does not apply: $why"
 	mapfile -t FILES < <(touched_c)
 	printf '%s\n' "${FILES[@]}" >"$ANALYSIS/files"
 	if [ ${#FILES[@]} -eq 0 ]; then
@@ -166,8 +189,7 @@ analysis() {
 # new_messages KIND: messages in series but not in base; KIND sparse = no
 # [-W...] tag (sparse), w1 = gcc warnings (tagged [-W...]) and build failures.
 new_messages() {
-	local kind=$1 f b s filt
-	[ "$kind" = sparse ] && filt='-v' || filt=''
+	local kind=$1 b s
 	for s in "$ANALYSIS"/series/*.log; do
 		[ -e "$s" ] || continue
 		b=$ANALYSIS/base/$(basename "$s")
@@ -192,7 +214,7 @@ first_patch_touching() {
 gate_build() {
 	local g=$1 new
 	[ "$NP" -gt 0 ] || { pass "$g" "empty series"; return 0; }
-	GATE=$g analysis
+	analysis "$g"
 	local nf; nf=$(grep -c . "$ANALYSIS/files" || true)
 	[ "$nf" -gt 0 ] || { pass "$g" "series touches no .c file"; return 0; }
 	new=$(new_messages "$g")
@@ -239,7 +261,7 @@ gate_bisect() {
 		if ! make -C "$GSRC" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$JOBS" W=1 \
 			"${objs[@]}" >"$GB/bisect-$k.log" 2>&1; then
 			grep -m5 -E 'error:' "$GB/bisect-$k.log" || tail -5 "$GB/bisect-$k.log"
-			fail bisect "$(basename "${SERIES[$((k - 1))]}") does not build on its own (${#objs[@]} objects, log ${GB#$ROOT/}/bisect-$k.log)"
+			fail bisect "$(basename "${SERIES[$((k - 1))]}") does not build on its own (${#objs[@]} objects, log ${GB#"$ROOT"/}/bisect-$k.log)"
 		fi
 		if grep -q -E 'warning:' "$GB/bisect-$k.log"; then
 			grep -m5 -E 'warning:' "$GB/bisect-$k.log"
@@ -295,16 +317,39 @@ sys.stdout.write("\n".join(out))
 	pass b4 "$got patch(es) in $(basename "$mbx")"
 }
 
-[ $# -gt 0 ] || set -- all
-for g in "$@"; do
-	case $g in
-	-h|--help) sed -n '3,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	am) gate_am ;;
-	checkpatch) gate_checkpatch ;;
-	sparse|w1) gate_build "$g" ;;
-	b4) gate_b4 ;;
-	bisect) gate_bisect ;;
-	all) gate_am; gate_checkpatch; gate_build sparse; gate_build w1; gate_b4; gate_bisect ;;
-	*) die "unknown gate '$g' (see --help)" ;;
-	esac
+# run_gate NAME: run one gate in a subshell (so that a failing gate, even
+# one that dies, does not stop the others), with set -e active inside; a
+# gate that ends without its PASS/FAIL line fails with its exit status.
+NPASS=0; NFAIL=0
+run_gate() {
+	local g=$1 rc res
+	rm -f "$GB/.result"
+	set +e
+	(
+		set -e
+		[ -z "$NO_BASE" ] || fail "$g" "$NO_BASE"
+		case $g in
+		am) gate_am ;;
+		checkpatch) gate_checkpatch ;;
+		sparse|w1) gate_build "$g" ;;
+		b4) gate_b4 ;;
+		bisect) gate_bisect ;;
+		esac
+	)
+	rc=$?
+	set -e
+	res=$(cat "$GB/.result" 2>/dev/null || true)
+	rm -f "$GB/.result"
+	if [ $rc -eq 0 ] && [ "$res" = PASS ]; then
+		NPASS=$((NPASS + 1))
+		return 0
+	fi
+	[ "$res" = FAIL ] || echo "GATE $g: FAIL: the gate stopped with exit status $rc${res:+ after $res}"
+	NFAIL=$((NFAIL + 1))
+}
+
+for g in "${RUN[@]}"; do
+	run_gate "$g"
 done
+echo "gates: $NPASS passed, $NFAIL failed"
+[ $NFAIL -eq 0 ]

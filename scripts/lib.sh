@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Common helpers for the cvm-dma-align scripts. Source it; do not run it.
 #
 # Layout (all relative to the project root, overridable from the environment):
@@ -17,7 +18,9 @@ RESULTS=${RESULTS:-$ROOT/results}
 # Branch names inside $TREE.
 BR_BASE=${BR_BASE:-base}            # the pristine Debian source, one commit
 BR_SERIES=${BR_SERIES:-series}        # base + patches/*.patch (the development branch)
+# shellcheck disable=SC2034 # used by the scripts that source this file
 BR_TEST_BASE=test-base  # base + kernel/patches (emulated CVM etc.)
+# shellcheck disable=SC2034 # the same
 BR_TEST=test-series     # series + kernel/patches
 
 # Deterministic identity for commits the scripts make themselves, so that
@@ -33,6 +36,16 @@ _ts() { date +%H:%M:%S; }
 log()  { printf '[%s] %s\n' "$(_ts)" "$*" >&2; }
 warn() { printf '[%s] WARNING: %s\n' "$(_ts)" "$*" >&2; }
 die()  { printf '[%s] ERROR: %s\n' "$(_ts)" "$*" >&2; exit 1; }
+
+# usage: the --help of a script: the comment block at the top of the running
+# script, without the shebang and SPDX lines, up to the first line that is
+# not a comment.  Reads the file only: no side effect.
+usage() {
+	awk 'NR == 1 && /^#!/ { next }
+	     /^# SPDX-License-Identifier:/ { next }
+	     /^#/ { sub(/^# ?/, ""); if (n || $0 != "") { print; n++ }; next }
+	     { exit }' "$0"
+}
 
 # loud: a banner that cannot be missed in a long build log
 loud() {
@@ -121,6 +134,6 @@ series_patches() {
 same_patches() {
 	local a b
 	a=$(cd "$1" && pwd) && b=$(cd "$2" && pwd) || return 1
-	diff <(cd "$a" && ls *.patch 2>/dev/null) <(cd "$b" && ls *.patch 2>/dev/null) >/dev/null &&
+	diff <(cd "$a" && ls -- *.patch 2>/dev/null) <(cd "$b" && ls -- *.patch 2>/dev/null) >/dev/null &&
 	(cd "$a" && for f in *.patch; do [ -e "$f" ] || continue; cmp -s "$f" "$b/$f" || exit 1; done)
 }

@@ -18,7 +18,7 @@ set -euo pipefail
 CYCLES=${CYCLES:-10}
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--cycles) CYCLES=$2; shift ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
@@ -47,4 +47,4 @@ for v in baseline patched; do
 	runs+=("$RESULTS/runs/$v-swiotlb")
 done
 python3 "$ROOT/scripts/harness/report.py" --out "$RESULTS" "${runs[@]}"
-log "main: done in $((SECONDS - T0))s: ${RESULTS#$ROOT/}/report.md"
+log "main: done in $((SECONDS - T0))s: ${RESULTS#"$ROOT"/}/report.md"

@@ -23,7 +23,7 @@ FORCE=0
 WHAT=all
 for a in "$@"; do
 	case "$a" in
-	-h|--help) sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--force) FORCE=1 ;;
 	base|branches|all) WHAT=$a ;;
 	*) die "unknown argument '$a' (see --help)" ;;
@@ -100,16 +100,16 @@ apply_dir() {
 	wg checkout -q -f -B "$br" "$start"
 	wg clean -q -fdx
 	if [ ${#p[@]} -eq 0 ]; then
-		log "tree: $br = $start (no patches in ${dir#$ROOT/})"
+		log "tree: $br = $start (no patches in ${dir#"$ROOT"/})"
 		return 0
 	fi
 	if ! wg am -q -3 --committer-date-is-author-date "${p[@]}" >"$BUILD/am-$br.log" 2>&1; then
 		local cur; cur=$(cat "$(wg rev-parse --path-format=absolute --git-path rebase-apply)/next" 2>/dev/null || echo 0)
 		cat "$BUILD/am-$br.log" >&2
 		wg am --abort >/dev/null 2>&1 || true
-		die "tree: git am of ${dir#$ROOT/} onto $start failed at patch $cur: $(basename "${p[$((cur - 1))]:-unknown}")"
+		die "tree: git am of ${dir#"$ROOT"/} onto $start failed at patch $cur: $(basename "${p[$((cur - 1))]:-unknown}")"
 	fi
-	log "tree: $br = $start + ${#p[@]} patch(es) from ${dir#$ROOT/}"
+	log "tree: $br = $start + ${#p[@]} patch(es) from ${dir#"$ROOT"/}"
 }
 
 # unexported BRANCH DIR [--test]: fail if BRANCH holds work that DIR lacks
@@ -121,7 +121,7 @@ unexported() {
 	OUT="$tmp" "$ROOT/scripts/export-series.sh" --quiet "$@"
 	if ! same_patches "$tmp" "$dir"; then
 		rm -rf "$tmp"
-		die "tree: branch '$br' has work not exported to ${dir#$ROOT/}/: run 'make export${1:+-test}' first, or 'make tree FORCE=1' to discard it"
+		die "tree: branch '$br' has work not exported to ${dir#"$ROOT"/}/: run 'make export${1:+-test}' first, or 'make tree FORCE=1' to discard it"
 	fi
 	rm -rf "$tmp"
 }
@@ -153,7 +153,7 @@ make_branches() {
 	unexported "$BR_SERIES" "$ROOT/patches"
 	unexported "$BR_TEST_BASE" "$ROOT/kernel/patches" --test
 	if [ $FORCE -eq 0 ] && [ -n "$(tgit status --porcelain --untracked-files=no)" ]; then
-		die "tree: uncommitted changes in ${TREE#$ROOT/}: commit (and 'make export') or 'make tree FORCE=1' to discard them"
+		die "tree: uncommitted changes in ${TREE#"$ROOT"/}: commit (and 'make export') or 'make tree FORCE=1' to discard them"
 	fi
 	mkdir -p "$WORKTREES"
 	local w
@@ -166,7 +166,7 @@ make_branches() {
 	apply_dir "$WORKTREES/$BR_TEST_BASE" "$BR_TEST_BASE" "$BR_BASE" "$ROOT/kernel/patches"
 	apply_dir "$WORKTREES/$BR_TEST" "$BR_TEST" "$BR_SERIES" "$ROOT/kernel/patches"
 	echo "$stamp $(branch_heads)" >"$BUILD/branches.stamp"
-	log "tree: worktrees $(ls "$WORKTREES" | tr '\n' ' ')(development happens on '$BR_SERIES' in ${TREE#$ROOT/})"
+	log "tree: worktrees $(cd "$WORKTREES" && printf '%s ' *)(development happens on '$BR_SERIES' in ${TREE#"$ROOT"/})"
 }
 
 case $WHAT in

@@ -42,7 +42,7 @@ REUSE=0
 REPORT_ONLY=0
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--axis) AXES=$2; shift ;;
 	--reps) REPS=$2; shift ;;
 	--quick) QUICK=1 ;;
@@ -155,6 +155,8 @@ if [ $REPORT_ONLY -eq 0 ]; then
 		done
 	fi
 	total=0
+	# a PLAN entry is "LABEL VARIANT ESTIMATE ARGS...": split on purpose
+	# shellcheck disable=SC2086
 	for p in "${PLAN[@]}"; do set -- $p; total=$((total + $3)); done
 	log "bench: ${#PLAN[@]} runs (axes $AXES), estimated $((total / 60)) min on an idle 2-CPU host (TCG; a loaded host takes longer)"
 	# the scale and boot runs use the default initramfs and no module
@@ -163,6 +165,7 @@ if [ $REPORT_ONLY -eq 0 ]; then
 	k=0
 	failed=0
 	for p in "${PLAN[@]}"; do
+		# shellcheck disable=SC2086 # split on purpose, as above
 		set -- $p
 		label=$1 v=$2 est=$3
 		shift 3
@@ -196,8 +199,9 @@ if [ $REPORT_ONLY -eq 0 ]; then
 fi
 
 labels=()
+# shellcheck disable=SC2086 # split on purpose, as above
 for p in "${PLAN[@]}"; do set -- $p; [ -d "$RUNS/$1" ] && labels+=("$RUNS/$1"); done
-[ ${#labels[@]} -gt 0 ] || die "bench: no runs in ${RUNS#$ROOT/}"
+[ ${#labels[@]} -gt 0 ] || die "bench: no runs in ${RUNS#"$ROOT"/}"
 python3 "$ROOT/scripts/bench/report.py" --out "$OUTD" \
 	--base-version "$BUILD/base-version" --machine "$OUTD/machine.txt" "${labels[@]}"
-log "bench: report ${OUTD#$ROOT/}/report.md"
+log "bench: report ${OUTD#"$ROOT"/}/report.md"

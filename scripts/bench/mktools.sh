@@ -24,7 +24,7 @@ OUTF=$BUILD/bench/tools.cpio.gz
 SRC=$WORKTREES/$BR_TEST_BASE
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--out) OUTF=$2; shift ;;
 	--src) SRC=$2; shift ;;
 	*) die "mktools: unknown argument '$1' (see --help)" ;;
@@ -42,7 +42,7 @@ HDR=$SRC/include/linux/map_benchmark.h
 
 key=$( (sha256sum "$FIO" "$TOOL_C" "$HDR" "$0" "$ROOT/scripts/bench/shmshim.c"; dpkg-query -W fio 2>/dev/null) | sha256sum | cut -c1-16)
 if [ -f "$OUTF" ] && [ "$(cat "$OUTF.key" 2>/dev/null)" = "$key" ]; then
-	log "mktools: ${OUTF#$ROOT/} up to date"
+	log "mktools: ${OUTF#"$ROOT"/} up to date"
 	exit 0
 fi
 STAGE=$(mktemp -d "${TMPDIR:-/tmp}/cvm-benchtools.XXXXXX")
@@ -70,4 +70,4 @@ mkdir -p "$(dirname "$OUTF")"
 python3 "$ROOT/scripts/harness/mkcpio.py" "$STAGE/root" "$OUTF.new"
 mv "$OUTF.new" "$OUTF"
 echo "$key" >"$OUTF.key"
-log "mktools: ${OUTF#$ROOT/}: fio ($(dpkg-query -W -f='${Version}' fio)) + $n libraries, dma_map_benchmark ($(stat -c %s "$OUTF") bytes)"
+log "mktools: ${OUTF#"$ROOT"/}: fio ($(dpkg-query -W -f='${Version}' fio)) + $n libraries, dma_map_benchmark ($(stat -c %s "$OUTF") bytes)"

@@ -13,7 +13,11 @@ RUNDIRs are run.sh output directories named (last path element)
 with VARIANT baseline or patched.  Writes DIR/report.md, DIR/report.json
 and DIR/bench-*.svg (default DIR: results/bench).  Every figure is a ratio
 patched/baseline; with repetitions, the median per kernel is taken first.
+Input that is missing or cut off (a truncated summary.json, an incomplete
+BENCH line) is named under "Problems with the input" and left out; the rest
+of the report is written.
 """
+import argparse
 import json
 import math
 import os
@@ -44,6 +48,22 @@ def kv(words):
     return out
 
 
+# The fields each BENCH line must have (numbers) to be used; a line cut
+# off by a lost console misses some and is reported instead.
+BENCH_NEEDS = {
+    "dma_alloc": ("size", "threads", "ops", "ops_per_s", "ns_per_op", "calls"),
+    "dma_map": ("threads", "granule", "map_us", "unmap_us", "calls"),
+    "fio": ("kind", "job", "bw_kib", "iops", "calls"),
+}
+
+
+def incomplete(kind, d):
+    """The fields of BENCH_NEEDS[kind] that D lacks (or that are not numbers
+    where numbers are needed)."""
+    return [k for k in BENCH_NEEDS[kind] if k not in d or
+            (k not in ("kind", "job") and not isinstance(d[k], (int, float)))]
+
+
 def parse_bench(console):
     """BENCH lines of a micro run."""
     r = {"boot": None, "end": None, "steps": {}, "dma_alloc": {},
@@ -54,33 +74,33 @@ def parse_bench(console):
             if not line.startswith("BENCH "):
                 continue
             w = line.split()
-            kind = w[1]
+            kind = w[1] if len(w) > 1 else ""
             if kind in ("boot", "end"):
                 r[kind] = kv(w[2:])
             elif kind == "step":
+                if len(w) < 3:
+                    r["errors"].append(line + " (incomplete: no step name)")
+                    continue
                 r["steps"][w[2]] = kv(w[3:])
-            elif kind == "dma_alloc":
+            elif kind in BENCH_NEEDS:
                 d = kv(w[2:])
-                if "error" in d or "ops" not in d:
+                if "error" in d:
                     r["errors"].append(line)
                     continue
-                r["dma_alloc"][(d["size"], d["threads"])] = d
-            elif kind == "dma_map":
-                d = kv(w[2:])
-                if "error" in d or "map_us" not in d:
-                    r["errors"].append(line)
+                miss = incomplete(kind, d)
+                if miss:
+                    r["errors"].append("%s (incomplete: no %s)" % (line, ", ".join(miss)))
                     continue
-                lat = d["map_us"] + d["unmap_us"]
-                # the tool reports mean latencies only: map+unmap pairs per
-                # second of all threads = threads / (map + unmap)
-                d["pairs_per_s"] = d["threads"] * 1e6 / lat if lat > 0 else 0
-                r["dma_map"][(d["threads"], d["granule"])] = d
-            elif kind == "fio":
-                d = kv(w[2:])
-                if "error" in d or "bw_kib" not in d:
-                    r["errors"].append(line)
-                    continue
-                r["fio"][(d["kind"], d["job"])] = d
+                if kind == "dma_alloc":
+                    r["dma_alloc"][(d["size"], d["threads"])] = d
+                elif kind == "fio":
+                    r["fio"][(d["kind"], d["job"])] = d
+                else:
+                    lat = d["map_us"] + d["unmap_us"]
+                    # the tool reports mean latencies only: map+unmap pairs
+                    # per second of all threads = threads / (map + unmap)
+                    d["pairs_per_s"] = d["threads"] * 1e6 / lat if lat > 0 else 0
+                    r["dma_map"][(d["threads"], d["granule"])] = d
     return r
 
 
@@ -103,11 +123,29 @@ def load(rundir):
                 if m2:
                     run["build"] = "%s %s" % (m2.group(1), m2.group(2).strip())
                     break
+    # what is missing or cut off: named in the report, the run left out
+    run["problems"] = []
     sp = os.path.join(rundir, "summary.json")
-    run["summary"] = json.load(open(sp)) if os.path.exists(sp) else {}
+    run["summary"] = {}
+    if not os.path.exists(sp):
+        run["problems"].append("no summary.json")
+    else:
+        try:
+            with open(sp) as f:
+                run["summary"] = json.load(f)
+            if not isinstance(run["summary"], dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as e:
+            run["summary"] = {}
+            run["problems"].append("summary.json truncated or unreadable (%s)" % e)
     run["ok"] = bool(run["summary"].get("ok"))
-    if run["kind"] in ("micro", "microcc") and os.path.exists(os.path.join(rundir, "console.log")):
-        run["bench"] = parse_bench(os.path.join(rundir, "console.log"))
+    if run["kind"] in ("micro", "microcc"):
+        if os.path.exists(cp):
+            run["bench"] = parse_bench(cp)
+            run["problems"] += ["console.log: %s" % e for e in run["bench"]["errors"]
+                                if "(incomplete" in e]
+        else:
+            run["problems"].append("no console.log (no BENCH lines)")
     return run
 
 
@@ -272,10 +310,10 @@ def analyse(runs):
                        for v in VARIANTS} for s in STEPS}
     M["boot_calls"] = {v: [(r["bench"]["boot"] or {}).get("calls") for r in mic[v]] for v in VARIANTS}
     M["after_boot"] = {v: [(r["bench"]["end"] or {}).get("after_boot") for r in mic[v]] for v in VARIANTS}
-    M["total_calls"] = {v: [r["summary"]["convstat"].get("calls") for r in mic[v]] for v in VARIANTS}
-    M["shared_peak"] = {v: [r["summary"]["convstat"].get("shared_bytes_peak") for r in mic[v]] for v in VARIANTS}
-    M["pool"] = {v: [r["summary"]["guest"].get("swiotlb.io_tlb_nslabs", 0) * 2048 for r in mic[v]] for v in VARIANTS}
-    M["cc_peak"] = {v: [r["summary"]["guest"].get("swiotlb.cc_peak") for r in mic[v]] for v in VARIANTS}
+    M["total_calls"] = {v: [(r["summary"].get("convstat") or {}).get("calls") for r in mic[v]] for v in VARIANTS}
+    M["shared_peak"] = {v: [(r["summary"].get("convstat") or {}).get("shared_bytes_peak") for r in mic[v]] for v in VARIANTS}
+    M["pool"] = {v: [(r["summary"].get("guest") or {}).get("swiotlb.io_tlb_nslabs", 0) * 2048 for r in mic[v]] for v in VARIANTS}
+    M["cc_peak"] = {v: [(r["summary"].get("guest") or {}).get("swiotlb.cc_peak") for r in mic[v]] for v in VARIANTS}
     M["errors"] = {r["name"]: r["bench"]["errors"] for v in VARIANTS for r in mic[v] if r["bench"]["errors"]}
     A["cc"] = [r for r in runs if r["kind"] == "microcc" and r["ok"] and r.get("bench")]
     # scale: axis -> value -> variant -> summary
@@ -469,9 +507,8 @@ def write(A, runs, out, base, machine):
         for val, d in S.get(axis, []):
             if "patched" in d and "baseline" in d:
                 br.append(ratio(scale_fig(d["patched"])["boot_s"], scale_fig(d["baseline"])["boot_s"]))
+    br = [x for x in br if x is not None]
     if br:
-        br = [x for x in br if x is not None]
-        seen = {}
         tgt("boot time over the scale runs", "<= 1.02",
             "per-point ratios %s" % ", ".join(fmt_ratio(x) for x in br),
             fmt_ratio(med(br)) + " (median)", "yes" if med(br) <= TARGET["boot"] else "no",
@@ -569,8 +606,8 @@ def write(A, runs, out, base, machine):
         for r in A["cc"]:
             b = r["bench"]
             per = ", ".join("%s/%d %d" % (size_h(k[0]), k[1], d.get("calls", 0)) for k, d in sorted(b["dma_alloc"].items()))
-            pool = r["summary"]["guest"].get("swiotlb.io_tlb_nslabs", 0) * 2048
-            peak = r["summary"]["convstat"].get("shared_bytes_peak")
+            pool = (r["summary"].get("guest") or {}).get("swiotlb.io_tlb_nslabs", 0) * 2048
+            peak = (r["summary"].get("convstat") or {}).get("shared_bytes_peak")
             ops = [d["ops_per_s"] for k, d in sorted(b["dma_alloc"].items()) if k[0] == 4096]
             P("| `%s` | %s | %s | %s | %s | %s |" % (
                 r["name"], fmt((b["end"] or {}).get("after_boot")),
@@ -751,36 +788,41 @@ def figures(A, out):
                  note="guest uptime at HARNESS START; TCG timing noise applies")
 
 
+def _description():
+    """The module docstring without its usage paragraph (argparse prints
+    its own)."""
+    parts = __doc__.strip().split("\n\n")
+    return "\n\n".join(parts[:1] + parts[2:])
+
+
 def main(argv):
-    out = "results/bench"
-    base = None
-    machine = {}
-    dirs = []
-    it = iter(argv)
-    for a in it:
-        if a in ("-h", "--help"):
-            print(__doc__.strip())
-            return 0
-        if a == "--out":
-            out = next(it)
-        elif a == "--base-version":
-            p = next(it)
-            if os.path.exists(p):
-                base = open(p).read().strip()
-        elif a == "--machine":
-            p = next(it)
-            if os.path.exists(p):
-                for line in open(p):
-                    k, _, v = line.rstrip("\n").partition(" ")
-                    machine[k] = v
-        else:
-            dirs.append(a)
-    if not dirs:
-        print("usage: report.py [--out DIR] [--base-version FILE] [--machine FILE] RUNDIR...", file=sys.stderr)
-        return 2
+    ap = argparse.ArgumentParser(
+        prog="report.py", description=_description(),
+        usage="%(prog)s [--out DIR] [--base-version FILE] [--machine FILE] RUNDIR...",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="results/bench", metavar="DIR",
+                    help="output directory (default results/bench)")
+    ap.add_argument("--base-version", metavar="FILE",
+                    help="file with the base tree's version")
+    ap.add_argument("--machine", metavar="FILE",
+                    help="'KEY VALUE' lines describing the host (bench.sh)")
+    ap.add_argument("dirs", nargs="+", metavar="RUNDIR")
+    a = ap.parse_args(argv)
+    out, base, machine = a.out, None, {}
+    if a.base_version and os.path.exists(a.base_version):
+        with open(a.base_version) as f:
+            base = f.read().strip()
+    if a.machine and os.path.exists(a.machine):
+        with open(a.machine) as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition(" ")
+                machine[k] = v
     if not base:
         base = machine.get("base")
-    runs = [load(d) for d in dirs]
+    runs = [load(d) for d in a.dirs]
+    problems = ["`%s`: %s" % (r["name"], p) for r in runs for p in r["problems"]]
+    for p in problems:
+        print("report: WARNING: %s" % p.replace("`", ""), file=sys.stderr)
     os.makedirs(out, exist_ok=True)
     A = analyse(runs)
     figures(A, out)
@@ -788,8 +830,13 @@ def main(argv):
     if os.path.exists(os.path.join(out, "bench-boot.svg")):
         with open(os.path.join(out, "report.md"), "a") as f:
             f.write("![boot ratio](bench-boot.svg)\n")
+    if problems:
+        with open(os.path.join(out, "report.md"), "a") as f:
+            f.write("\n## Problems with the input\n\nLeft out of every figure above:\n\n" +
+                    "".join("- %s\n" % p for p in problems))
     js = {"targets": [dict(zip(("target", "wanted", "measured", "ratio", "met", "from"), t)) for t in T],
-          "runs": [r["name"] for r in runs], "failed": A["failed"], "base": base, "machine": machine}
+          "runs": [r["name"] for r in runs], "failed": A["failed"], "base": base, "machine": machine,
+          "problems": problems}
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(js, f, indent=1, sort_keys=True)
     for t in T:

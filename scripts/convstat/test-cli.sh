@@ -9,6 +9,13 @@
 
 set -u
 
+case "${1:-}" in
+-h|--help)
+	awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); if (n || $0 != "") { print; n++ }; next }
+	     NR > 2 { exit }' "$0"
+	exit 0 ;;
+esac
+
 BIN=${1:?usage: test-cli.sh PATH/TO/convstat}
 WRAP=${CONVSTAT_WRAPPER:-}
 TMP=$(mktemp -d)

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Bad boot parameters (scripts/harness/stress.sh --scenario badinput),
 # sourced by workload.sh for harness.mode=badinput (busybox sh, POSIX).
 #
@@ -23,6 +24,8 @@ BI_CC=
 BI_KIND=
 
 bi_params() {
+	# the words of the command line, split on purpose
+	# shellcheck disable=SC2013
 	for w in $(cat /proc/cmdline); do
 		case "$w" in
 		harness.expect_nslabs=*) BI_NSLABS=${w#*=} ;;
@@ -34,7 +37,9 @@ bi_params() {
 
 # the value of parameter $1 on the command line (last one wins), or "unset"
 bi_value() {
-	_v=unset
+	_v="unset"
+	# the words of the command line, split on purpose
+	# shellcheck disable=SC2013
 	for w in $(cat /proc/cmdline); do
 		case "$w" in
 		"$1") _v='(no-value)' ;;
@@ -74,9 +79,9 @@ mode_badinput_main() {
 		[ "$_cc" = "${BI_CC:-x}" ] && [ "$_m" != none ] && _ok=1
 	fi
 	if [ $_ok = 1 ]; then
-		check badinput swiotlb_cc PASS "value=$_v" boot_chunk=$_cc default=$BI_CC "message=$_m"
+		check badinput swiotlb_cc PASS "value=$_v" boot_chunk=$_cc default="$BI_CC" "message=$_m"
 	else
-		check badinput swiotlb_cc FAIL "value=$_v" boot_chunk=$_cc default=$BI_CC "message=$_m"
+		check badinput swiotlb_cc FAIL "value=$_v" boot_chunk=$_cc default="$BI_CC" "message=$_m"
 	fi
 
 	# cc_conversion_align=: the x86 policy
@@ -85,9 +90,9 @@ mode_badinput_main() {
 	_m=$(bi_msg 'cc_conversion_align')
 	# a malformed value leaves the default: warn on the emulated CVM (2 MiB)
 	if [ "$_p" = warn ] && [ "$_m" != none ]; then
-		check badinput cc_conversion_align PASS "value=$_v" policy=$_p default=warn "message=$_m"
+		check badinput cc_conversion_align PASS "value=$_v" policy="$_p" default=warn "message=$_m"
 	else
-		check badinput cc_conversion_align FAIL "value=$_v" policy=$_p default=warn "message=$_m"
+		check badinput cc_conversion_align FAIL "value=$_v" policy="$_p" default=warn "message=$_m"
 	fi
 
 	# swiotlb=: the size of the boot bounce pool (upstream parser; the
@@ -106,9 +111,9 @@ mode_badinput_main() {
 		;;
 	esac
 	if [ $_ok = 1 ]; then
-		check badinput swiotlb PASS "value=$_v" nslabs=$_n default=$BI_NSLABS "message=$_m"
+		check badinput swiotlb PASS "value=$_v" nslabs="$_n" default="$BI_NSLABS" "message=$_m"
 	else
-		check badinput swiotlb FAIL "value=$_v" nslabs=$_n default=$BI_NSLABS "message=$_m"
+		check badinput swiotlb FAIL "value=$_v" nslabs="$_n" default="$BI_NSLABS" "message=$_m"
 	fi
 
 	if _dev=$(wait_block 'vd*' "$H_WAIT"); then

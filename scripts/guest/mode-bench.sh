@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # make bench: the guest side (busybox sh, POSIX), sourced by workload.sh for
 # harness.mode=bench.  Needs the cvm_dma_bench module (kernel/modules/) and
 # the tools archive of scripts/bench/mktools.sh (/opt/bench: fio with its
@@ -27,6 +28,8 @@ B_SIZES="4096 65536 262144 1048576 4194304"
 B_TOOLS=/opt/bench
 
 bench_params() {
+	# the words of the command line, split on purpose
+	# shellcheck disable=SC2013
 	for w in $(cat /proc/cmdline); do
 		case "$w" in
 		harness.bench_ms=*) B_MS=${w#*=} ;;

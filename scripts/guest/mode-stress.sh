@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # Stress scenarios of the debug kernel (scripts/harness/stress.sh), sourced
 # by workload.sh for harness.mode=stress (busybox sh, POSIX).
 #
@@ -32,6 +33,8 @@ CVM=$DBG/cvm_emulate
 TLB=$DBG/swiotlb
 
 st_params() {
+	# the words of the command line, split on purpose
+	# shellcheck disable=SC2013
 	for w in $(cat /proc/cmdline); do
 		case "$w" in
 		harness.stress=*) ST_NAME=${w#*=} ;;
@@ -52,7 +55,6 @@ st_read() {
 	ST_CC=$(rd $TLB/cc_bytes)
 	ST_CCLEAK=$(rd $TLB/cc_leaked)
 	ST_TLBLEAK=$(rd $TLB/io_tlb_leaked_bytes)
-	ST_REFUSED=$(rd $CVM/refused)
 	ST_D2P=$(rd $CVM/dma_to_private)
 	ST_LEAKED_PAGES=$(((ST_CCLEAK + ST_TLBLEAK) / 4096))
 	ST_EXPECT=$((ST_NSLABS * 2048 / 4096 + ST_CC / 4096 + ST_LEAKED_PAGES + ST_NONRAM))
@@ -80,9 +82,9 @@ st_boot() {
 	note "stress boot: shared_pages=$ST_SHARED0 boot_pool=$ST_BOOT_TLB boot_chunk=$ST_BOOT_CC nslabs=$ST_NSLABS0 cc_bytes=$ST_CC nonram_pages=$ST_NONRAM"
 	if [ "$ST_BOOT_TLB" -gt 0 ] && [ "$ST_NONRAM" -ge 0 ] && [ "$ST_NONRAM" -le 256 ] &&
 	   [ "$((ST_NSLABS0 * 2048))" -eq "$ST_BOOT_TLB" ] && [ "$ST_CC" -eq "$ST_BOOT_CC" ]; then
-		check invariant boot PASS shared_pages=$ST_SHARED0 boot_pool=$ST_BOOT_TLB boot_chunk=$ST_BOOT_CC nonram_pages=$ST_NONRAM
+		check invariant boot PASS shared_pages="$ST_SHARED0" boot_pool="$ST_BOOT_TLB" boot_chunk="$ST_BOOT_CC" nonram_pages=$ST_NONRAM
 	else
-		check invariant boot FAIL shared_pages=$ST_SHARED0 boot_pool=$ST_BOOT_TLB boot_chunk=$ST_BOOT_CC nslabs=$ST_NSLABS0 cc_bytes=$ST_CC nonram_pages=$ST_NONRAM
+		check invariant boot FAIL shared_pages="$ST_SHARED0" boot_pool="$ST_BOOT_TLB" boot_chunk="$ST_BOOT_CC" nslabs="$ST_NSLABS0" cc_bytes="$ST_CC" nonram_pages=$ST_NONRAM
 	fi
 }
 
@@ -103,9 +105,9 @@ st_settle() {
 # invariants NAME: accounting + ranges + detector, now
 invariants() {
 	if st_settle 20; then
-		check invariant "$1-accounting" PASS shared_pages=$ST_SHARED pool_slabs=$ST_NSLABS cc_bytes=$ST_CC leaked_pages=$ST_LEAKED_PAGES nonram_pages=$ST_NONRAM
+		check invariant "$1-accounting" PASS shared_pages="$ST_SHARED" pool_slabs="$ST_NSLABS" cc_bytes="$ST_CC" leaked_pages="$ST_LEAKED_PAGES" nonram_pages="$ST_NONRAM"
 	else
-		check invariant "$1-accounting" FAIL shared_pages=$ST_SHARED expected=$ST_EXPECT pool_slabs=$ST_NSLABS cc_bytes=$ST_CC cc_leaked=$ST_CCLEAK tlb_leaked=$ST_TLBLEAK nonram_pages=$ST_NONRAM
+		check invariant "$1-accounting" FAIL shared_pages="$ST_SHARED" expected="$ST_EXPECT" pool_slabs="$ST_NSLABS" cc_bytes="$ST_CC" cc_leaked="$ST_CCLEAK" tlb_leaked="$ST_TLBLEAK" nonram_pages="$ST_NONRAM"
 	fi
 	_sc=$DBG/cvm_dma_stress/scan
 	if [ -r $_sc ]; then
@@ -114,9 +116,9 @@ invariants() {
 		_lo=$(awk '$1 == "shared_below_1m" { print $2 }' $_sc)
 		_list=$(awk '$1 == "mixed" { printf "%s:%s,", $2, $3 }' $_sc)
 		if [ "${_mr:-9}" -le 1 ] && [ "${_mp:--1}" -eq "${_lo:--2}" ] && [ "$_lo" -eq "$ST_NONRAM" ]; then
-			check invariant "$1-ranges" PASS mixed_regions=$_mr mixed_pages=$_mp below_1m=$_lo
+			check invariant "$1-ranges" PASS mixed_regions="$_mr" mixed_pages="$_mp" below_1m="$_lo"
 		else
-			check invariant "$1-ranges" FAIL mixed_regions=$_mr mixed_pages=$_mp below_1m=$_lo nonram_pages=$ST_NONRAM list=$_list
+			check invariant "$1-ranges" FAIL mixed_regions="$_mr" mixed_pages="$_mp" below_1m="$_lo" nonram_pages="$ST_NONRAM" list="$_list"
 		fi
 	else
 		check invariant "$1-ranges" FAIL reason=no-cvm_dma_stress-scan
@@ -124,7 +126,7 @@ invariants() {
 	if [ "$ST_D2P" -eq 0 ]; then
 		check invariant "$1-detector" PASS dma_to_private=0
 	else
-		check invariant "$1-detector" FAIL dma_to_private=$ST_D2P
+		check invariant "$1-detector" FAIL dma_to_private="$ST_D2P"
 	fi
 }
 
@@ -148,6 +150,7 @@ giveback() {
 		_i=$((_i + 1))
 	done
 	_f="unbound=$_n shared_pages=$ST_SHARED boot=$ST_SHARED0 leaked_pages=$ST_LEAKED_PAGES pool_slabs=$ST_NSLABS/$ST_NSLABS0 cc_bytes=$ST_CC/$ST_BOOT_CC wait_s=$((_i / 5))"
+	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
 	if [ "$ST_SHARED" -eq $((ST_SHARED0 + ST_LEAKED_PAGES)) ] && [ "$ST_NSLABS" -eq "$ST_NSLABS0" ] &&
 	   [ "$ST_CC" -eq "$ST_BOOT_CC" ]; then
 		check invariant giveback PASS $_f
@@ -163,22 +166,22 @@ giveback() {
 io_loop() {
 	_d=$1 _k=$2 _o=$3 _bs=$4
 	_r=0 _b=0 _e=0 _c=0 _last=-
-	_sa=$(sha256sum </tmp/pa.$_d) _sb=$(sha256sum </tmp/pb.$_d)
+	_sa=$(sha256sum </tmp/pa."$_d") _sb=$(sha256sum </tmp/pb."$_d")
 	_sa=${_sa%% *} _sb=${_sb%% *}
 	while [ ! -e /tmp/stop ]; do
 		if [ $((_r % 2)) -eq 0 ]; then _p=/tmp/pa.$_d _w=$_sa; else _p=/tmp/pb.$_d _w=$_sb; fi
 		_r=$((_r + 1))
-		if ! dd if=$_p of=/dev/$_d bs=$_bs seek=$((_o * 1048576)) \
+		if ! dd if="$_p" of=/dev/"$_d" bs="$_bs" seek=$((_o * 1048576)) \
 			oflag=direct,seek_bytes conv=notrunc,fsync 2>/dev/null; then
 			_e=$((_e + 1)) _last=-
 			continue
 		fi
-		if ! dd if=/dev/$_d of=/tmp/rd.$_d bs=64k skip=$((_o * 16)) \
+		if ! dd if=/dev/"$_d" of=/tmp/rd."$_d" bs=64k skip=$((_o * 16)) \
 			count=$((H_IO_MB * 16)) iflag=direct 2>/dev/null; then
 			_e=$((_e + 1)) _last=-
 			continue
 		fi
-		_g=$(sha256sum </tmp/rd.$_d)
+		_g=$(sha256sum </tmp/rd."$_d")
 		_g=${_g%% *}
 		_b=$((_b + H_IO_MB * 2097152))
 		if [ "$_g" = "$_w" ]; then
@@ -186,9 +189,9 @@ io_loop() {
 		else
 			_c=$((_c + 1)) _last=-
 		fi
-		echo $_r >/tmp/io.$_d.r
+		echo $_r >/tmp/io."$_d".r
 	done
-	echo "$_r $_b $_e $_c $_last" >/tmp/io.$_d
+	echo "$_r $_b $_e $_c $_last" >/tmp/io."$_d"
 }
 
 # io_start "KIND:DEV ..." BS: one loop per disk in the background
@@ -198,9 +201,9 @@ io_start() {
 	ST_IO_DISKS=$1
 	# the patterns first, so that the loops start writing at once
 	for _e in $1; do
-		rm -f /tmp/io.${_e#*:}.r
-		dd if=/dev/urandom of=/tmp/pa.${_e#*:} bs=1M count="$H_IO_MB" 2>/dev/null
-		dd if=/dev/urandom of=/tmp/pb.${_e#*:} bs=1M count="$H_IO_MB" 2>/dev/null
+		rm -f /tmp/io."${_e#*:}".r
+		dd if=/dev/urandom of=/tmp/pa."${_e#*:}" bs=1M count="$H_IO_MB" 2>/dev/null
+		dd if=/dev/urandom of=/tmp/pb."${_e#*:}" bs=1M count="$H_IO_MB" 2>/dev/null
 	done
 	for _e in $1; do
 		io_loop "${_e#*:}" "${_e%%:*}" 40 "$2" &
@@ -214,7 +217,7 @@ io_stop() {
 	# every loop completes a round first (at most 120 s more)
 	_w=0
 	for _e in $ST_IO_DISKS; do
-		while [ ! -s /tmp/io.${_e#*:}.r ] && [ $_w -lt 600 ]; do
+		while [ ! -s /tmp/io."${_e#*:}".r ] && [ $_w -lt 600 ]; do
 			usleep 200000
 			_w=$((_w + 1))
 		done
@@ -224,11 +227,14 @@ io_stop() {
 	ST_IO_ROUNDS=0 ST_IO_BYTES=0 ST_IO_EIO=0 ST_IO_CORRUPT=0
 	for _e in $ST_IO_DISKS; do
 		_d=${_e#*:} _k=${_e%%:*}
-		set -- $(cat /tmp/io.$_d 2>/dev/null || echo 0 0 0 0 -)
+		# five numbers: split on purpose
+		# shellcheck disable=SC2046
+		set -- $(cat /tmp/io."$_d" 2>/dev/null || echo 0 0 0 0 -)
 		ST_IO_ROUNDS=$((ST_IO_ROUNDS + $1)) ST_IO_BYTES=$((ST_IO_BYTES + $2))
 		ST_IO_EIO=$((ST_IO_EIO + $3)) ST_IO_CORRUPT=$((ST_IO_CORRUPT + $4))
 		_f="disk=$_k dev=$_d offset=$((40 * 1048576)) bytes=$((H_IO_MB * 1048576)) rounds=$1 io_bytes=$2 eio=$3 corrupt=$4"
 		[ "$5" != - ] && _f="$_f sha256=$5"
+		# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
 		if [ "$1" -gt 0 ] && [ "$4" -eq 0 ] && [ "$5" != - ] &&
 		   { [ "$3" -eq 0 ] || [ "${ST_EIO_OK:-0}" = 1 ]; }; then
 			check io "$_d-stress" PASS $_f
@@ -248,11 +254,11 @@ st_disks() {
 }
 
 st_module() {
-	load_module cvm_dma_stress "$@"
+	load_module cvm_dma_stress
 }
 
 stress_modparam() {
-	echo "$2" >/sys/module/cvm_dma_stress/parameters/$1
+	echo "$2" >/sys/module/cvm_dma_stress/parameters/"$1"
 }
 
 # stress_run: one run of the module, its result as CHECK stress SUBJECT
@@ -260,6 +266,8 @@ stress_run() {
 	_subj=$1
 	echo 1 >$DBG/cvm_dma_stress/run
 	_res=$(tr '\n' ' ' <$DBG/cvm_dma_stress/run)
+	# the result is "name value ..." words: split them on purpose
+	# shellcheck disable=SC2086
 	set -- $_res
 	_f=
 	_err=1
@@ -270,6 +278,7 @@ stress_run() {
 		[ "$1" = allocs ] && _allocs=$2
 		shift 2
 	done
+	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
 	if [ "$_err" -eq 0 ] && [ "$_allocs" -gt 0 ]; then
 		check stress "$_subj" PASS $_f
 	else
@@ -285,10 +294,12 @@ sc_rebind() {
 	io_start "$(st_disks 'blk scsi')" 1M
 	_drv=/sys/bus/pci/drivers/nvme
 	_bdf=
-	for _x in $_drv/0000:*; do [ -e "$_x" ] && { _bdf=${_x##*/}; break; }; done
+	for _x in "$_drv"/0000:*; do [ -e "$_x" ] && { _bdf=${_x##*/}; break; }; done
+	# one word per NIC: split on purpose
+	# shellcheck disable=SC2046
 	set -- $(virtio_nics)
 	_nic=${2:-$1}
-	_vdev=$(readlink /sys/class/net/$_nic/device)
+	_vdev=$(readlink /sys/class/net/"$_nic"/device)
 	_vdev=${_vdev##*/}
 	_vd=/sys/bus/virtio/drivers/virtio_net
 	_i=0 _n=0 _why=
@@ -301,16 +312,17 @@ sc_rebind() {
 		echo "$_vdev" >$_vd/unbind 2>/dev/null || { _why=net-unbind; break; }
 		echo "$_vdev" >$_vd/bind 2>/dev/null || { _why=net-bind; break; }
 		_j=0
-		while [ ! -d /sys/bus/virtio/devices/$_vdev/net ] && [ $_j -lt 100 ]; do
+		while [ ! -d /sys/bus/virtio/devices/"$_vdev"/net ] && [ $_j -lt 100 ]; do
 			usleep 100000
 			_j=$((_j + 1))
 		done
-		[ -d /sys/bus/virtio/devices/$_vdev/net ] || { _why=no-netdev; break; }
+		[ -d /sys/bus/virtio/devices/"$_vdev"/net ] || { _why=no-netdev; break; }
 		_n=$((_n + 1))
 	done
 	_t1=$(uptime_s)
 	io_stop
 	_f="nvme_cycles=$_i net_cycles=$_n of=$H_CYCLES bdf=$_bdf nic=$_vdev t0=$_t0 t1=$_t1 io_rounds=$ST_IO_ROUNDS io_bytes=$ST_IO_BYTES"
+	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
 	if [ -z "$_why" ] && [ $_i -eq "$H_CYCLES" ] && [ $_n -eq "$H_CYCLES" ]; then
 		check stress rebind PASS $_f
 	else
@@ -318,11 +330,11 @@ sc_rebind() {
 	fi
 	# the rebound devices work: data-checked I/O on nvme, the NIC comes up
 	_d=$(wait_block 'nvme*n1' "$H_WAIT") && io_check "$_d-after-rebind" "$_d" nvme 8 1M
-	_nn=$(ls /sys/bus/virtio/devices/$_vdev/net 2>/dev/null)
+	_nn=$(ls /sys/bus/virtio/devices/"$_vdev"/net 2>/dev/null)
 	if [ -n "$_nn" ] && ip link set "$_nn" up && wait_carrier "$_nn"; then
-		check net "$_nn-after-rebind" PASS nic=$_vdev
+		check net "$_nn-after-rebind" PASS nic="$_vdev"
 	else
-		check net "$_nn-after-rebind" FAIL nic=$_vdev
+		check net "$_nn-after-rebind" FAIL nic="$_vdev"
 	fi
 	invariants load
 }
@@ -354,6 +366,7 @@ sc_swiotlb() {
 	done
 	_now=$(rd $TLB/io_tlb_nslabs)
 	_f="pool_slabs_boot=$ST_NSLABS0 pool_slabs_peak=$ST_PEAK pool_slabs_after=$_now grown_bytes=$(((ST_PEAK - ST_NSLABS0) * 2048)) shrink_wait_s=$((_i / 5)) io_rounds=$ST_IO_ROUNDS io_bytes=$ST_IO_BYTES"
+	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
 	if [ "$ST_PEAK" -gt "$ST_NSLABS0" ] && [ "$_now" -eq "$ST_NSLABS0" ]; then
 		check stress swiotlb-grow-shrink PASS $_f
 	else
@@ -396,6 +409,7 @@ sc_pagefail() {
 	_left=$(cat $_fa/times)
 	_inj=$((ST_FAIL_TIMES - _left))
 	_f="injected=$_inj of=$ST_FAIL_TIMES io_rounds=$ST_IO_ROUNDS io_bytes=$ST_IO_BYTES io_eio=$ST_IO_EIO cc_grow=$(rd $TLB/cc_grow) pool_slabs=$(rd $TLB/io_tlb_nslabs)"
+	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
 	if [ "$_inj" -gt 0 ]; then
 		check stress pagefail PASS $_f
 	else
@@ -435,6 +449,7 @@ sc_convfail() {
 	echo both >$CVM/fail_dir
 	st_read
 	_f="every=$ST_FAIL_EVERY refused_shared=$((_r1 - _r0)) refused_private=$((_r2 - _r1)) leaked_pages=$ST_LEAKED_PAGES cc_leaked=$ST_CCLEAK tlb_leaked=$ST_TLBLEAK io_rounds=$ST_IO_ROUNDS io_bytes=$ST_IO_BYTES io_eio=$ST_IO_EIO"
+	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
 	if [ $((_r1 - _r0)) -gt 0 ] && [ $((_r2 - _r1)) -gt 0 ]; then
 		check stress convfail PASS $_f
 	else

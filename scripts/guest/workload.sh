@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # The harness workload, sourced by /init (busybox sh, POSIX).
 #
 # Parameters from /proc/cmdline (all optional):
@@ -30,6 +31,8 @@ H_FAIL=0
 H_SKIP=0
 
 harness_params() {
+	# the words of the command line, split on purpose
+	# shellcheck disable=SC2013
 	for w in $(cat /proc/cmdline); do
 		case "$w" in
 		harness.mode=*) H_MODE=${w#*=} ;;
@@ -114,14 +117,14 @@ io_check() {
 	_want=$(sha256sum <"$_pat")
 	_want=${_want%% *}
 	if ! dd if="$_pat" of="/dev/$_d" bs="$_bs" seek=$((_o * 1048576)) \
-		oflag=direct,seek_bytes conv=notrunc,fsync 2>/tmp/dd.$_s.err; then
-		check io "$_s" FAIL "$_f" reason=write "($(tail -n1 /tmp/dd.$_s.err))"
+		oflag=direct,seek_bytes conv=notrunc,fsync 2>/tmp/dd."$_s".err; then
+		check io "$_s" FAIL "$_f" reason=write "($(tail -n1 /tmp/dd."$_s".err))"
 		rm -f "$_pat"
 		return 1
 	fi
 	rm -f "$_pat"
 	_got=$(dd if="/dev/$_d" bs=64k skip=$((_o * 16)) count=$((H_IO_MB * 16)) \
-		iflag=direct 2>/tmp/dd.$_s.err | sha256sum)
+		iflag=direct 2>/tmp/dd."$_s".err | sha256sum)
 	_got=${_got%% *}
 	if [ "$_want" = "$_got" ]; then
 		check io "$_s" PASS "$_f" sha256="$_want"
@@ -137,14 +140,14 @@ io_parallel() {
 	_pids=
 	for _e in $H_DISKS; do
 		_k=${_e%%:*} _d=${_e#*:}
-		io_check "$_d-parallel" "$_d" "$_k" 16 4M >/tmp/par.$_d 2>&1 &
+		io_check "$_d-parallel" "$_d" "$_k" 16 4M >/tmp/par."$_d" 2>&1 &
 		_pids="$_pids $!"
 	done
 	for _p in $_pids; do wait "$_p"; done
 	for _e in $H_DISKS; do
 		_d=${_e#*:}
-		cat /tmp/par.$_d
-		grep -q '^CHECK io .* PASS' /tmp/par.$_d && H_PASS=$((H_PASS + 1)) ||
+		cat /tmp/par."$_d"
+		grep -q '^CHECK io .* PASS' /tmp/par."$_d" && H_PASS=$((H_PASS + 1)) ||
 			H_FAIL=$((H_FAIL + 1))
 	done
 }
@@ -243,6 +246,8 @@ wait_carrier() {
 # large frames), then a data-checked TCP transfer with nc.
 net_check() {
 	[ "$H_NET" = 1 ] || { check net hub SKIP reason=disabled; return 0; }
+	# one word per NIC: split on purpose
+	# shellcheck disable=SC2046
 	set -- $(virtio_nics)
 	if [ $# -lt 2 ]; then
 		check net hub FAIL nics=$# reason=need-two-virtio-nics
@@ -324,6 +329,8 @@ list_devices() {
 print_counter_file() {
 	_lines=$(wc -l <"$1" 2>/dev/null || echo 0)
 	_first=$(head -n1 "$1" 2>/dev/null)
+	# split on purpose: a first line of one word gives $# = 3
+	# shellcheck disable=SC2086
 	set -- "$1" "$2" $_first
 	if [ "$_lines" -le 1 ] && [ $# -eq 3 ]; then
 		echo "GUEST $2${1##*/} $3"
@@ -381,10 +388,11 @@ harness_main() {
 	*)
 		# more workloads: /harness/mode-NAME.sh defines mode_NAME_main
 		if [ -r "/harness/mode-$H_MODE.sh" ]; then
+			# shellcheck source=/dev/null # one of mode-*.sh, checked on its own
 			. "/harness/mode-$H_MODE.sh"
 			"mode_${H_MODE}_main"
 		else
-			check mode "$H_MODE" FAIL reason=no-/harness/mode-$H_MODE.sh
+			check mode "$H_MODE" FAIL reason=no-/harness/mode-"$H_MODE".sh
 		fi
 		;;
 	esac

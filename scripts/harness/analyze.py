@@ -199,7 +199,6 @@ def find_splats(text, expected=None):
     body = [l[len("KMSG "):] if l.startswith("KMSG ") else l for l in lines]
     out = []
     seen = set()
-    skip_cut_until = -1
     for i, line in enumerate(body):
         for kind, rx in SPLAT_PATTERNS:
             if not rx.search(line):
@@ -620,32 +619,57 @@ ISA_END = 0x100000
 X86_STATS = "/sys/kernel/debug/x86/cc_conversion"
 X86 = "cc_conversion."
 
-_re_rec = re.compile(r"^([SPsp]) (0x[0-9a-fA-F]+) ([0-9]+) (\S+)$")
-# convstat's address rule (CONVSTAT_ADDR_LIMIT): a 4 KiB-aligned range ending
-# at or below 2^52, the x86-64 MAXPHYADDR limit; other records are malformed.
-ADDR_LIMIT = 1 << 52
+# The record grammar of convstat_parse_line() (scripts/convstat/convstat.c,
+# Documentation/conversion-log.md): <dir> 0x<gpa> <pages> <site>, the gpa
+# 4 KiB aligned and below 2^52 (the x86-64 MAXPHYADDR limit), 0 < pages
+# <= 2^40 with the range ending at or below 2^52, the site non-empty
+# printable ASCII without a leading space; trailing white space is not part
+# of the line.
+ADDR_LIMIT = 1 << 52            # CONVSTAT_ADDR_LIMIT
+MAX_PAGES = ADDR_LIMIT // PAGE  # CONVSTAT_MAX_PAGES
+_SPACE = b" \t\r\n\v\f"         # convstat's is_space()
+_re_rec = re.compile(rb"([SPsp]) 0x([0-9a-fA-F]+) ([0-9]+) ([\x21-\x7e][\x20-\x7e]*)\Z")
 
 
-def in_addr_limit(gpa, pages):
-    return gpa % PAGE == 0 and gpa + pages * PAGE <= ADDR_LIMIT
+def parse_record(line):
+    """One line of a conversion log (bytes or str, with or without its new
+    line) -> a record dict (dir S|P|s|p, accepted = upper case, gpa, pages,
+    site), "comment", "blank", or None for a line convstat counts as
+    malformed.  The same rules as convstat_feed_line()."""
+    if isinstance(line, str):
+        line = line.encode("utf-8", "surrogateescape")
+    if not line.strip(_SPACE):
+        return "blank"
+    if line[:1] == b"#":
+        return "comment"
+    m = _re_rec.match(line.rstrip(_SPACE))
+    if not m:
+        return None
+    # no int() of an unbounded digit string: leading zeros aside, more
+    # than 13 hex digits is >= 2^52 and more than 13 decimal ones > 2^40
+    hx, dec = m.group(2).lstrip(b"0"), m.group(3).lstrip(b"0")
+    if len(hx) > 13 or len(dec) > 13:
+        return None
+    gpa, pages = int(hx or b"0", 16), int(dec or b"0")
+    if gpa >= ADDR_LIMIT or gpa % PAGE or pages == 0 or pages > MAX_PAGES \
+            or pages > (ADDR_LIMIT - gpa) // PAGE:
+        return None
+    d = m.group(1).decode()
+    return {"dir": d, "accepted": d.isupper(), "gpa": gpa, "pages": pages,
+            "site": m.group(4).decode("ascii")}
 
 
 def read_records(path):
-    """The records of a conversion log: a list of dicts (dir S|P|s|p,
-    accepted = upper case, gpa, pages, site).  Comment lines, empty lines
-    and lines that do not parse are skipped (convstat counts the latter as
-    malformed)."""
+    """The records of a conversion log: a list of dicts (see
+    parse_record()).  Comment lines, blank lines and lines that convstat
+    counts as malformed are skipped.  Lines end at "\\n" only, as in
+    convstat."""
     out = []
-    with open(path, errors="replace") as fh:
+    with open(path, "rb") as fh:
         for line in fh:
-            m = _re_rec.match(line.rstrip("\n"))
-            if not m or int(m.group(3)) == 0:
-                continue
-            if not in_addr_limit(int(m.group(2), 16), int(m.group(3))):
-                continue
-            out.append({"dir": m.group(1), "accepted": m.group(1).isupper(),
-                        "gpa": int(m.group(2), 16), "pages": int(m.group(3)),
-                        "site": m.group(4)})
+            r = parse_record(line)
+            if isinstance(r, dict):
+                out.append(r)
     return out
 
 
@@ -677,10 +701,11 @@ def log_facts(records, ram_ranges):
     A record is non-RAM when its range lies entirely outside usable e820
     RAM (the rule of the series: entirely outside System RAM, which the
     kernel takes from the e820 map); ram_ranges is the e820 map of the
-    console.  The log is replayed page by page, as convstat does, to know
-    which regions are mixed (shared and private 4 KiB pages) at the end
-    and at any time."""
-    shared = {}             # region base -> set of shared page numbers
+    console.  The log is replayed as convstat does, to know which regions
+    are mixed (shared and private 4 KiB pages) at the end and at any time;
+    one 2 MiB region at a time (a bit mask of its shared pages), so that a
+    record costs at most 2^19 steps (1 TiB), never one per page."""
+    shared = {}             # region base -> bit mask of its shared pages
     mixed = set()
     f = {"misaligned": [], "nonram": [], "nonram_calls": 0,
          "ram_regions_shared": set(), "mixed_end": set(),
@@ -696,24 +721,20 @@ def log_facts(records, ram_ranges):
         f["calls"] += 1
         if nonram:
             f["nonram_calls"] += 1
-        first = r["gpa"] // PAGE
-        touched = set()
-        for pfn in range(first, first + r["pages"]):
-            base = pfn * PAGE - (pfn * PAGE) % GRANULE
-            touched.add(base)
-            pages = shared.setdefault(base, set())
-            if r["dir"] == "S":
-                pages.add(pfn)
-            else:
-                pages.discard(pfn)
-        if r["dir"] == "S" and not nonram:
-            f["ram_regions_shared"] |= touched
-        for base in touched:
-            if 0 < len(shared[base]) < REGION_PAGES:
+        a, b = r["gpa"], r["gpa"] + r["pages"] * PAGE
+        for base in range(a - a % GRANULE, b, GRANULE):
+            lo, hi = max(a, base), min(b, base + GRANULE)
+            m = ((1 << ((hi - lo) // PAGE)) - 1) << ((lo - base) // PAGE)
+            bits = shared.get(base, 0)
+            bits = bits | m if r["dir"] == "S" else bits & ~m
+            shared[base] = bits
+            if 0 < bin(bits).count("1") < REGION_PAGES:
                 mixed.add(base)
+                f["mixed_ever"].add(base)
             else:
                 mixed.discard(base)
-        f["mixed_ever"] |= mixed
+            if r["dir"] == "S" and not nonram:
+                f["ram_regions_shared"].add(base)
         f["mixed_peak"] = max(f["mixed_peak"], len(mixed))
     f["mixed_end"] = set(mixed)
     return f

@@ -94,7 +94,7 @@ EXTRA=
 ARGS=()
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--run) [ $# -ge 2 ] || die "--run needs a directory"; RUN_DIR=$2; shift ;;
 	--from) [ $# -ge 2 ] || die "--from needs a directory"; FROM=$2; shift ;;
 	--extra-append) [ $# -ge 2 ] || die "--extra-append needs an argument"; EXTRA+=" $2"; shift ;;
@@ -124,18 +124,18 @@ fi
 
 KB=$KBUILD/baseline/arch/x86/boot/bzImage
 KP=$KBUILD/patched/arch/x86/boot/bzImage
-C=${CONVSTAT:-$BIN/convstat}
-if [ -f "$KB" ] && [ -x "$C" ]; then
-	echo "PASS harness-kernel (${KB#$ROOT/}, ${C#$ROOT/})"
+CS=${CONVSTAT:-$BIN/convstat}
+if [ -f "$KB" ] && [ -x "$CS" ]; then
+	echo "PASS harness-kernel (${KB#"$ROOT"/}, ${CS#"$ROOT"/})"
 else
-	echo "FAIL harness-kernel (missing:$([ -f "$KB" ] || echo " $KB (make build-baseline)")$([ -x "$C" ] || echo " $C (make convstat)"))"
+	echo "FAIL harness-kernel (missing:$([ -f "$KB" ] || echo " $KB (make build-baseline)")$([ -x "$CS" ] || echo " $CS (make convstat)"))"
 fi
 if [ -f "$KP" ]; then
-	echo "PASS patched-kernel (${KP#$ROOT/})"
+	echo "PASS patched-kernel (${KP#"$ROOT"/})"
 else
 	echo "FAIL patched-kernel (missing $KP: build it with 'make build-patched')"
 fi
-[ -f "$KB" ] && [ -x "$C" ] && [ -f "$KP" ] || exit 1
+[ -f "$KB" ] && [ -x "$CS" ] && [ -f "$KP" ] || exit 1
 
 OUT=$RESULTS/runs
 T0=$SECONDS
@@ -150,7 +150,7 @@ run() {
 		"$@" "${ARGS[@]}" --extra-append "$STATS$params$EXTRA" 2>&1 |
 		sed -u 's/^/    /' >&2
 	rc=${PIPESTATUS[0]}
-	[ $rc -eq 0 ] || warn "check: run $label failed (rc=$rc); the assertions below say where"
+	[ "$rc" -eq 0 ] || warn "check: run $label failed (rc=$rc); the assertions below say where"
 	log "check: $label done in $((SECONDS - t))s"
 }
 run check-baseline "" --variant baseline --cycles 10

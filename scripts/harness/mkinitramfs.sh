@@ -20,7 +20,7 @@ OUT=$BUILD/initramfs.cpio.gz
 BUSYBOX=/bin/busybox
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--out) OUT=$2; shift ;;
 	--busybox) BUSYBOX=$2; shift ;;
 	*) die "mkinitramfs: unknown argument '$1' (see --help)" ;;
@@ -57,7 +57,8 @@ done
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$STAGE/etc/passwd"
 printf 'root:x:0:\n' >"$STAGE/etc/group"
 # identify the workload inside the guest (printed at HARNESS START)
-(cd "$GUEST" && cat init $(ls | grep -vx init) | sha256sum | cut -c1-12) >"$STAGE/etc/harness-id"
+(cd "$GUEST" && { cat init; for f in *; do [ "$f" = init ] || cat "$f"; done; } |
+	sha256sum | cut -c1-12) >"$STAGE/etc/harness-id"
 
 mkdir -p "$(dirname "$OUT")"
 python3 "$ROOT/scripts/harness/mkcpio.py" --nod /dev/console:c:5:1:600 \
@@ -67,4 +68,4 @@ if [ -f "$OUT" ] && cmp -s "$OUT" "$OUT.new"; then
 else
 	mv "$OUT.new" "$OUT"
 fi
-log "initramfs: ${OUT#$ROOT/} ($(stat -c %s "$OUT") bytes, workload $(cat "$STAGE/etc/harness-id"))"
+log "initramfs: ${OUT#"$ROOT"/} ($(stat -c %s "$OUT") bytes, workload $(cat "$STAGE/etc/harness-id"))"

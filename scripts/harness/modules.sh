@@ -24,7 +24,7 @@ OUTF=
 TARGET=
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--out) OUTF=$2; shift ;;
 	-*) die "modules: unknown option '$1' (see --help)" ;;
 	*) TARGET=$1 ;;
@@ -69,11 +69,11 @@ for src in "$MODSRC"/*/; do
 		cp -a "$src/." "$wd/"
 		echo "$sum" >"$wd/.srcsum"
 	fi
-	log "modules: building $name against ${KB#$ROOT/}"
+	log "modules: building $name against ${KB#"$ROOT"/}"
 	if ! make -C "$KB" ARCH=x86_64 CC="$CC_ARG" HOSTCC="$CC_ARG" M="$wd" \
 		-j"$JOBS" modules >"$wd/build.log" 2>&1; then
 		tail -30 "$wd/build.log" >&2
-		die "modules: $name failed to build (log: ${wd#$ROOT/}/build.log)"
+		die "modules: $name failed to build (log: ${wd#"$ROOT"/}/build.log)"
 	fi
 	grep -E 'warning:' "$wd/build.log" >&2 && die "modules: $name builds with warnings"
 	for ko in "$wd"/*.ko; do
@@ -88,4 +88,4 @@ if [ -f "$OUTF" ] && cmp -s "$OUTF" "$OUTF.new"; then
 else
 	mv "$OUTF.new" "$OUTF"
 fi
-log "modules: $n module(s) -> ${OUTF#$ROOT/}"
+log "modules: $n module(s) -> ${OUTF#"$ROOT"/}"

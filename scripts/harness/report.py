@@ -2,23 +2,29 @@
 # SPDX-License-Identifier: GPL-2.0
 """Side-by-side report of harness runs (python3, standard library only).
 
-usage: report.py [--out DIR] [--base-version FILE] RUNDIR...
+usage: report.py [--out DIR] [--name NAME] [--base-version FILE] RUNDIR...
 
 Each RUNDIR is an output directory of scripts/harness/run.sh (summary.json,
 convstat.json, guest.json, map.txt).  Writes into DIR (default results/):
 
-  report.md              tables: runs, analyzer figures, host cost (modelled),
+  NAME.md                tables: runs, analyzer figures, host cost (modelled),
                          guest counters, cross-check, checks, timing,
                          misaligned calls by site
-  report.json            the same data, machine-readable
+  NAME.json              the same data, machine-readable
   <label>-memory.svg     guest memory as a grid of 2 MiB regions coloured
-                         private / shared / mixed (state at the end of the run)
+                         private / shared / mixed (state at the end of the run);
+                         NAME-<label>-memory.svg if NAME is not "report"
+
+NAME defaults to "report" (make's report); make harness uses another one so
+that it does not overwrite make's.
 
 Columns are ordered baseline first, then patched, then the rest as given.
 """
+import argparse
 import html
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -231,7 +237,7 @@ def memory_svg(run, cols=32, cell=14, gap=1):
 
 # -- report ------------------------------------------------------------------
 
-def build(run_dirs, out_dir, base_version_file=None):
+def build(run_dirs, out_dir, base_version_file=None, report_name="report"):
     runs = order_runs([load_run(d) for d in run_dirs])
     labels = [r["label"] for r in runs]
     if len(set(labels)) != len(labels):
@@ -400,12 +406,14 @@ def build(run_dirs, out_dir, base_version_file=None):
     pictures = {}
     for r in runs:
         svg, counts = memory_svg(r)
-        name = "%s-memory.svg" % r["label"]
-        with open(os.path.join(out_dir, name), "w") as fh:
+        svg_name = "%s-memory.svg" % r["label"]
+        if report_name != "report":
+            svg_name = "%s-%s" % (report_name, svg_name)
+        with open(os.path.join(out_dir, svg_name), "w") as fh:
             fh.write(svg)
-        pictures[r["label"]] = {"file": name, "regions": counts}
+        pictures[r["label"]] = {"file": svg_name, "regions": counts}
         md += ["### %s" % r["label"], "",
-               "![%s](%s)" % (r["label"], name), "",
+               "![%s](%s)" % (r["label"], svg_name), "",
                "private %(private)d, shared %(shared)d, mixed %(mixed)d "
                "regions" % counts, ""]
 
@@ -417,39 +425,45 @@ def build(run_dirs, out_dir, base_version_file=None):
         md += ["- %s: %s" % (l, f.splitlines()[0]) for l, f in fails]
         md += [""]
 
-    with open(os.path.join(out_dir, "report.md"), "w") as fh:
+    with open(os.path.join(out_dir, report_name + ".md"), "w") as fh:
         fh.write("\n".join(md))
     rep = {"base_version": bv,
            "runs": [{"label": r["label"], "dir": os.path.relpath(r["dir"], out_dir),
                      "summary": r["summary"], "convstat": r["convstat"],
                      "guest": r["guest"], "memory_svg": pictures[r["label"]]}
                     for r in runs]}
-    with open(os.path.join(out_dir, "report.json"), "w") as fh:
+    with open(os.path.join(out_dir, report_name + ".json"), "w") as fh:
         json.dump(rep, fh, indent=1, sort_keys=True)
         fh.write("\n")
     return rep
 
 
+def _description():
+    """The module docstring without its usage paragraph (argparse prints
+    its own)."""
+    parts = __doc__.strip().split("\n\n")
+    return "\n\n".join(parts[:1] + parts[2:])
+
+
 def main(argv):
-    out = os.path.join(ROOT, "results")
-    bvf = None
-    dirs = []
-    it = iter(argv)
-    for a in it:
-        if a in ("-h", "--help"):
-            print(__doc__.strip())
-            return 0
-        if a == "--out":
-            out = next(it)
-        elif a == "--base-version":
-            bvf = next(it)
-        else:
-            dirs.append(a)
-    if not dirs:
-        print("usage: report.py [--out DIR] RUNDIR...", file=sys.stderr)
-        return 2
-    build(dirs, out, bvf)
-    print("report: %s (%d runs)" % (os.path.join(out, "report.md"), len(dirs)))
+    ap = argparse.ArgumentParser(
+        prog="report.py", description=_description(),
+        usage="%(prog)s [--out DIR] [--name NAME] [--base-version FILE] "
+        "RUNDIR...", formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(ROOT, "results"),
+                    metavar="DIR", help="output directory (default results/)")
+    ap.add_argument("--name", default="report",
+                    help="base name of the .md and .json files (default "
+                    "report)")
+    ap.add_argument("--base-version", metavar="FILE",
+                    help="file with the base tree's version")
+    ap.add_argument("dirs", nargs="+", metavar="RUNDIR")
+    a = ap.parse_args(argv)
+    if not re.match(r"^[A-Za-z0-9._-]+$", a.name):
+        ap.error("--name: letters, digits, . _ - only: %r" % a.name)
+    build(a.dirs, a.out, a.base_version, a.name)
+    print("report: %s (%d runs)" % (os.path.join(a.out, a.name + ".md"),
+                                    len(a.dirs)))
     return 0
 
 

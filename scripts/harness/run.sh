@@ -67,7 +67,7 @@ DISK_MB=64
 need_arg() { [ $# -ge 2 ] || die "option $1 needs an argument (see --help)"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--variant) need_arg "$@"; VARIANT=$2; shift ;;
 	--kernel) need_arg "$@"; KERNEL=$2; shift ;;
 	--label) need_arg "$@"; LABEL=$2; shift ;;
@@ -231,7 +231,7 @@ done
 shquote "${Q[@]}" >"$OUT/qemu-cmdline.txt"
 
 # ---- run ------------------------------------------------------------------
-log "run $LABEL: $(basename "$KERNEL") ($PLATFORM, cvm=$CVM, ${SMP} vCPU, $MEM, cycles=$CYCLES${SWIOTLB:+, swiotlb=$SWIOTLB}) -> ${OUT#$ROOT/}"
+log "run $LABEL: $(basename "$KERNEL") ($PLATFORM, cvm=$CVM, ${SMP} vCPU, $MEM, cycles=$CYCLES${SWIOTLB:+, swiotlb=$SWIOTLB}) -> ${OUT#"$ROOT"/}"
 EVERY=${HARNESS_PROGRESS_EVERY:-10}
 t0=$(date +%s.%N)
 "${Q[@]}" </dev/null >"$OUT/qemu.log" 2>&1 &
@@ -299,8 +299,8 @@ python3 "$ROOT/scripts/harness/analyze.py" "$OUT" \
 arc=$?
 set -e
 [ -f "$OUT/console.log" ] && grep -a '^KMSG ' "$OUT/console.log" | sed 's/^KMSG //' | tr -d '\r' >"$OUT/dmesg.txt" || true
-[ $arc -eq 0 ] || die "run $LABEL: FAILED (see above; console: ${OUT#$ROOT/}/console.log; disk images kept)"
+[ $arc -eq 0 ] || die "run $LABEL: FAILED (see above; console: ${OUT#"$ROOT"/}/console.log; disk images kept)"
 # The analysis re-read every pattern from the disk images; a passing run
 # does not need them any more (3 x 64 MiB per run).  KEEP_DISKS=1 keeps them.
 [ "${KEEP_DISKS:-0}" = 1 ] || rm -f "$OUT"/disk-{blk,scsi,nvme}.img
-log "run $LABEL: OK (${wall}s wall), results in ${OUT#$ROOT/}"
+log "run $LABEL: OK (${wall}s wall), results in ${OUT#"$ROOT"/}"

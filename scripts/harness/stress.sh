@@ -164,7 +164,7 @@ LIST=
 SUMMARIZE=()
 while [ $# -gt 0 ]; do
 	case "$1" in
-	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	--list) printf '%s\n' "${ALL[@]}"; exit 0 ;;
 	--reduced) REDUCED=1 ;;
 	--no-build) BUILD_KERNEL=0 ;;

@@ -50,7 +50,9 @@ def micro_console(ops4k, calls4k, map_us, bw, step_calls):
     return "\n".join(L) + "\n"
 
 
-class TestBenchReport(unittest.TestCase):
+class BenchRuns(unittest.TestCase):
+    """Synthetic run directories and a report.py run over them."""
+
     def setUp(self):
         self.d = tempfile.mkdtemp(prefix="bench-test-")
         self.runs = os.path.join(self.d, "runs")
@@ -98,6 +100,8 @@ class TestBenchReport(unittest.TestCase):
             self.mk("boot-r%d-baseline" % i, summary("baseline", 25, pool, b))
             self.mk("boot-r%d-patched" % i, summary("patched", 3, pool, p))
 
+
+class TestBenchReport(BenchRuns):
     def test_targets_and_medians(self):
         self.populate()
         T, md = self.report()
@@ -159,6 +163,68 @@ class TestBenchReport(unittest.TestCase):
                             os.path.join(self.runs, "whatever")], capture_output=True, text=True)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("cannot tell", p.stderr)
+
+
+class TestBenchReportBadInput(BenchRuns):
+    """One cut-off console or summary must not lose the whole report."""
+
+    def test_truncated_summary(self):
+        self.populate()
+        sp = os.path.join(self.runs, "micro-r3-patched", "summary.json")
+        with open(sp) as f:
+            text = f.read()
+        with open(sp, "w") as f:
+            f.write(text[:len(text) // 2])
+        T, md = self.report()
+        self.assertIn("## Problems with the input", md)
+        self.assertRegex(md, r"`micro-r3-patched`: summary.json truncated")
+        # the rest is there: medians over the two complete patched runs
+        self.assertEqual(T["dma_alloc_coherent+free 4 KiB, 1 thread"]["ratio"], "25.0x")
+        self.assertIn("`micro-r3-patched`", md.split("## Targets")[0])
+        with open(os.path.join(self.d, "report.json")) as f:
+            js = json.load(f)
+        self.assertEqual(len(js["problems"]), 1, js["problems"])
+
+    def test_dma_map_line_without_unmap(self):
+        self.populate()
+        cp = os.path.join(self.runs, "micro-r2-baseline", "console.log")
+        with open(cp) as f:
+            text = f.read()
+        # the console of this run ends in the middle of its dma_map line
+        text = text[:text.index(" unmap_us=")]
+        with open(cp, "w") as f:
+            f.write(text)
+        p = subprocess.run([sys.executable, os.path.join(BENCH, "report.py"), "--out", self.d]
+                           + sorted(os.path.join(self.runs, n) for n in os.listdir(self.runs)),
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("micro-r2-baseline", p.stderr)
+        self.assertIn("unmap_us", p.stderr)
+        with open(os.path.join(self.d, "report.md")) as f:
+            md = f.read()
+        self.assertRegex(md, r"`micro-r2-baseline`: console.log: BENCH dma_map .*incomplete: no unmap_us")
+        with open(os.path.join(self.d, "report.json")) as f:
+            T = {t["target"]: t for t in json.load(f)["targets"]}
+        # dma_alloc figures of that run are still used
+        self.assertEqual(T["dma_alloc_coherent+free 4 KiB, 1 thread"]["ratio"], "20.0x")
+
+    def test_summary_without_sections(self):
+        self.populate()
+        self.mk("micro-r4-patched", {"ok": True}, micro_console(20000, 0, 10.0, 10000, {"io": 0}))
+        T, md = self.report()
+        self.assertIn("## Targets", md)
+
+    def test_options(self):
+        rp = os.path.join(BENCH, "report.py")
+        p = subprocess.run([sys.executable, rp, "--out"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertNotIn("Traceback", p.stderr)
+        self.assertIn("usage:", p.stderr)
+        p = subprocess.run([sys.executable, rp, "--help"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("usage: report.py [--out DIR]", p.stdout)
+        p = subprocess.run([sys.executable, rp, "--out", self.d], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
 
 
 class TestBenchScripts(unittest.TestCase):

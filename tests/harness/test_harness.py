@@ -9,6 +9,7 @@ and the guest shell scripts.
 
 Run through tests/harness/run-tests.sh; the last line is "N passed, N failed".
 """
+import argparse
 import gzip
 import hashlib
 import json
@@ -640,6 +641,77 @@ class TestLogFacts(unittest.TestCase):
         self.assertEqual(analyze.record_text(r[0]), "S 0x9e000+1p x")
 
 
+# Lines and whether convstat accepts them as a record (convstat_parse_line());
+# shared with TestWithRealConvstat, which checks the table against convstat.
+RECORD_RULES = (
+    ("S 0x200000 512 f+0x1/0x2", True),
+    ("s 0x200000 1 f", True),
+    ("P 0xFFFFFFFFFF000 1 f", True),           # the last page below 2^52
+    ("S 0x0 1099511627776 f", True),           # 2^40 pages: all of 2^52
+    ("S 0x0 400000000 f", True),               # 1.6 TB: fine since 52 bits
+    ("S 0x10000000000 1 f", True),             # at 1 TiB (the old limit)
+    ("S 0x00000200000 0001 f", True),          # leading zeros
+    ("S 0x600000 1 nvme_setup+0x3d/0x60 [nvme]", True),  # a space in the site
+    ("S 0x600000 1 f \t\r", True),             # trailing white space
+    ("S 0x0 1099511627777 f", False),          # more pages than 2^52 holds
+    ("S 0x1000 1099511627776 f", False),       # ends above 2^52
+    ("S 0xFFFFFFFFFF000 2 f", False),
+    ("S 0x10000000000000 1 f", False),         # at 2^52
+    ("S 0x%s 1 f" % ("f" * 400), False),
+    ("S 0x0 %s f" % ("9" * 5000), False),      # beyond int()'s digit limit
+    ("S 0x200800 1 f", False),                 # not 4 KiB aligned
+    ("S 0x200000 0 f", False),
+    ("S 0x200000 1", False),
+    ("S 0x200000 1 ", False),
+    ("S 0x200000 1  f", False),                # site with a leading space
+    ("S 0x200000 1 f\x01", False),
+    ("S 0x200000 1 f\xe9", False),
+    ("S 0x200000 1 f\x00g", False),
+    ("X 0x200000 1 f", False),
+    ("S 200000 1 f", False),
+    ("S 0X200000 1 f", False),
+    ("S 0x200000 -1 f", False),
+    ("S 0x200000 +1 f", False),
+    ("S  0x200000 1 f", False),
+)
+
+
+class TestRecords(unittest.TestCase):
+    """analyze.py reads conversion logs by convstat's rules."""
+
+    def test_rules(self):
+        for line, ok in RECORD_RULES:
+            r = analyze.parse_record(line.encode("latin-1") + b"\n")
+            self.assertEqual(isinstance(r, dict), ok, repr(line))
+        self.assertEqual(analyze.parse_record(b"# x\n"), "comment")
+        self.assertEqual(analyze.parse_record(b" \t\r\n"), "blank")
+        r = analyze.parse_record(b"S 0x600000 1 nvme_setup+0x3d/0x60 [nvme]\r\n")
+        self.assertEqual(r["site"], "nvme_setup+0x3d/0x60 [nvme]")
+
+    def test_huge_page_count_is_malformed(self):
+        self.assertEqual(recs("S 0x0 1099511627777 f\nS 0x200000 1 f\n"),
+                         [{"dir": "S", "accepted": True, "gpa": 0x200000,
+                           "pages": 1, "site": "f"}])
+
+    def test_lines_end_at_newline_only(self):
+        # a lone CR is not a line end for convstat: one malformed line
+        self.assertEqual(recs("S 0x200000 1 f\rS 0x400000 1 g\n"), [])
+
+    def test_replay_is_bounded(self):
+        """The biggest valid record (all of 1 TiB) is replayed region by
+        region, in seconds, not page by page."""
+        code = ("import sys; sys.dont_write_bytecode = True; "
+                "sys.path.insert(0, %r); import analyze; "
+                "f = analyze.log_facts([analyze.parse_record(l) for l in "
+                "(b'S 0x0 268435456 f', b'P 0x201000 1 g')], [[0, 1 << 40]]); "
+                "print(f['calls'], sorted(f['mixed_end']), f['mixed_peak'], "
+                "len(f['ram_regions_shared']))" % H)
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                           text=True, timeout=20)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.split(), ["2", "[2097152]", "1", "524288"])
+
+
 class TestPatchedAssertions(unittest.TestCase):
     """The assertions of 'make check' on runs of the patched kernel, without
     a CVM, and across runs, on synthetic run directories."""
@@ -1041,6 +1113,19 @@ class TestWithRealConvstat(unittest.TestCase):
         rows = analyze.parse_map(out)
         self.assertIn((0x10a00000, 1, "mixed"), rows)
 
+    def test_record_rules_agree_with_convstat(self):
+        """parse_record() accepts exactly what convstat accepts."""
+        for i, (line, ok) in enumerate(RECORD_RULES):
+            p = os.path.join(self.tmp, "r%d.log" % i)
+            with open(p, "wb") as fh:
+                fh.write(line.encode("latin-1") + b"\n")
+            out, err = analyze.run_convstat(REAL_CONVSTAT, p, "json")
+            self.assertIsNone(err)
+            fig = json.loads(out)
+            self.assertEqual(fig["malformed"], 0 if ok else 1, repr(line))
+            self.assertEqual(fig["calls"] + fig["refused"], 1 if ok else 0,
+                             repr(line))
+
     def test_replay_agrees_with_convstat(self):
         """log_facts() replays a log like convstat: same calls, mixed
         regions at the end and at the peak."""
@@ -1146,6 +1231,38 @@ class TestReport(unittest.TestCase):
         svg, counts = report.memory_svg(run)
         self.assertEqual(counts["mixed"], 1)
         ET.fromstring(svg.split("\n", 1)[1])
+
+    def test_named_report_leaves_report_md_alone(self):
+        """make harness writes report-harness.md: make's 6-run report.md,
+        report.json and memory pictures stay as they are."""
+        b, _ = make_run(self.tmp, "baseline")
+        out = os.path.join(self.tmp, "results")
+        os.makedirs(out)
+        mine = {"report.md": "six runs\n", "report.json": "{}\n",
+                "baseline-memory.svg": "<svg/>\n"}
+        for n, t in mine.items():
+            with open(os.path.join(out, n), "w") as fh:
+                fh.write(t)
+        r = subprocess.run([sys.executable, os.path.join(H, "report.py"),
+                            "--out", out, "--name", "report-harness", b],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for n, t in mine.items():
+            with open(os.path.join(out, n)) as fh:
+                self.assertEqual(fh.read(), t, n)
+        with open(os.path.join(out, "report-harness.md")) as fh:
+            md = fh.read()
+        self.assertIn("![baseline](report-harness-baseline-memory.svg)", md)
+        for n in ("report-harness.json", "report-harness-baseline-memory.svg"):
+            self.assertTrue(os.path.exists(os.path.join(out, n)), n)
+        self.assertIn("report-harness.md", r.stdout)
+
+    def test_option_without_value(self):
+        r = subprocess.run([sys.executable, os.path.join(H, "report.py"),
+                            "--out"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertNotIn("Traceback", r.stderr)
+        self.assertIn("usage:", r.stderr)
 
     def test_duplicate_labels_refused(self):
         b, _ = make_run(self.tmp, "baseline")
@@ -1376,7 +1493,6 @@ class TestSplats(unittest.TestCase):
         for text in (SPLAT_LOCKDEP, SPLAT_KASAN, SPLAT_SLEEP, SPLAT_DMA_API,
                      SPLAT_WARN, SPLAT_PANIC):
             tmp = tempfile.mkdtemp(dir=self.tmp)
-            checks = None
             d, s = make_run(tmp)
             self.assertTrue(s["ok"], s["failures"])
             with open(os.path.join(d, "console.log"), "a") as fh:
@@ -1490,14 +1606,21 @@ class TestStress(unittest.TestCase):
 
 
 def main():
+    ap = argparse.ArgumentParser(
+        prog="test_harness.py", description=__doc__,
+        usage="%(prog)s [--help] [NAME-FILTER...]",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("filters", nargs="*", metavar="NAME-FILTER",
+                    help="run only the tests whose id contains one of these")
+    filters = ap.parse_args().filters
     loader = unittest.TestLoader()
     suite = loader.loadTestsFromModule(sys.modules[__name__])
     # make bench's offline tests (scripts/bench/), next to this file
     sys.path.insert(0, HERE)
     suite.addTests(loader.loadTestsFromModule(__import__("test_bench")))
-    if len(sys.argv) > 1:
+    if filters:
         suite = unittest.TestSuite(
-            t for t in _flatten(suite) if any(a in t.id() for a in sys.argv[1:]))
+            t for t in _flatten(suite) if any(a in t.id() for a in filters))
     r = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(r.failures) + len(r.errors) + len(r.unexpectedSuccesses)
     skipped = len(r.skipped)
