@@ -61,19 +61,21 @@ expect_in() {
 run_gate real-ref pass && ok "real-ref:$(grep -m1 '^PASS table' "$T/real-ref.out" | cut -d: -f2-)"
 
 # 2. a scratch commit: a new caller in kernel/dma/pool.c, the call of
-# kvm_arch_ptp_exit() removed
+# __set_percpu_decrypted() removed (a statement of its own, in a file the
+# series does not touch)
 CLONE=$T/linux
 git clone -q --shared --no-checkout "$TREE" "$CLONE" || die "cannot clone $TREE"
 BASE=$(git -C "$CLONE" rev-parse "origin/$BR_SERIES^{commit}") || die "no $BR_SERIES in $TREE"
 add_f=kernel/dma/pool.c
-del_f=drivers/ptp/ptp_kvm_x86.c
-del_line='WARN_ON(set_memory_encrypted((unsigned long)clock_pair, 1));'
+del_f=arch/x86/kernel/kvm.c
+del_line='early_set_memory_decrypted((unsigned long) ptr, size);'
 
 printf -v fake '\nstatic int inventory_selftest_fake(void *p)\n{\n\treturn set_memory_decrypted((unsigned long)p, 1);\n}\n'
 add_blob=$(git -C "$CLONE" show "$BASE:$add_f" | cat - <(printf '%s' "$fake") | git -C "$CLONE" hash-object -w --stdin)
 add_line=$(git -C "$CLONE" cat-file -p "$add_blob" | grep -n 'return set_memory_decrypted((unsigned long)p, 1);' | cut -d: -f1)
 del_blob=$(git -C "$CLONE" show "$BASE:$del_f" | grep -vF -- "$del_line" | git -C "$CLONE" hash-object -w --stdin)
-if git -C "$CLONE" cat-file -p "$del_blob" | grep -qF "$del_line" || [ -z "$add_line" ]; then
+if ! git -C "$CLONE" show "$BASE:$del_f" | grep -qF -- "$del_line" ||
+   git -C "$CLONE" cat-file -p "$del_blob" | grep -qF -- "$del_line" || [ -z "$add_line" ]; then
 	bad setup "could not edit $add_f / $del_f at $BR_SERIES"
 else
 	export GIT_INDEX_FILE=$T/index
@@ -92,7 +94,7 @@ else
 		expect_in new-site-named "$T/fake-ref.out" \
 			"FAIL new site $add_f:inventory_selftest_fake:set_memory_decrypted (line $add_line)"
 		expect_in vanished-site-named "$T/fake-ref.out" \
-			"FAIL vanished site $del_f:kvm_arch_ptp_exit:set_memory_encrypted"
+			"FAIL vanished site $del_f:__set_percpu_decrypted:early_set_memory_decrypted"
 	fi
 
 	# 3. --update on a copy of the table
@@ -103,14 +105,14 @@ else
 		else
 			bad update-new-row-todo "no TODO row for the new site"
 		fi
-		if grep -qF "$del_f"$'\tkvm_arch_ptp_exit\t' "$T/table.tsv"; then
+		if grep -qF "$del_f"$'\t__set_percpu_decrypted\t' "$T/table.tsv"; then
 			bad update-vanished-row-dropped
 		else
 			ok update-vanished-row-dropped
 		fi
 		# every other row is unchanged, hand-written columns included
-		if diff <(grep -v -e inventory_selftest_fake -e $'\tkvm_arch_ptp_exit\t' "$T/table.tsv") \
-			<(grep -v $'\tkvm_arch_ptp_exit\t' "$TABLE") >"$T/update.diff"; then
+		if diff <(grep -v -e inventory_selftest_fake -e $'\t__set_percpu_decrypted\t' "$T/table.tsv") \
+			<(grep -v $'\t__set_percpu_decrypted\t' "$TABLE") >"$T/update.diff"; then
 			ok update-keeps-hand-columns
 		else
 			bad update-keeps-hand-columns "$(head -n 4 "$T/update.diff")"
