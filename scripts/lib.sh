@@ -32,6 +32,9 @@ TOOL_DATE="2024-11-17T00:00:00+0000"
 
 JOBS=${JOBS:-$(nproc)}
 
+# Revision of the series ("[PATCH vN ...]"): the Makefile is the one place.
+SERIES_VERSION=${SERIES_VERSION:-$(sed -n 's/^SERIES_VERSION := *//p' "$ROOT/Makefile")}
+
 _ts() { date +%H:%M:%S; }
 log()  { printf '[%s] %s\n' "$(_ts)" "$*" >&2; }
 warn() { printf '[%s] WARNING: %s\n' "$(_ts)" "$*" >&2; }

@@ -76,7 +76,7 @@ one=$T/series/one
 mkdir -p "$one"
 BR_SERIES=selftest-one OUT=$one "$ROOT/scripts/export-series.sh" --quiet
 [ "$(series_patches "$one" | wc -l)" -eq 1 ] && ok "export-one-patch" || bad export-one-patch
-grep -q '^Subject: \[PATCH v1 0/1\] selftest: a one-patch series' "$one"/*0000-cover-letter.patch &&
+grep -q "^Subject: \\[PATCH v$SERIES_VERSION 0/1\\] selftest: a one-patch series" "$one"/*0000-cover-letter.patch &&
 	ok "cover-letter-subject" || bad cover-letter-subject "$(grep -h '^Subject' "$one"/*0000* || true)"
 grep -q "^base-commit: $(tgit rev-parse "$BR_BASE")" "$one"/*0000-cover-letter.patch &&
 	ok "cover-letter-base-commit" || bad cover-letter-base-commit
