@@ -93,9 +93,9 @@ gate_checkpatch() {
 		# Debian's python3 (with python3-ply, python3-git) for
 		# spdxcheck.py, whatever python3 comes first in PATH
 		out=$(cd "$TREE" && PATH=/usr/bin:$PATH perl "$cp" --strict --showfile "$p" 2>&1 || true)
-		tot=$(echo "$out" | grep -m1 '^total:' || echo 'total: ? errors')
+		tot=$(grep -m1 '^total:' <<<"$out" || echo 'total: ? errors')
 		if ! echo "$tot" | grep -q '^total: 0 errors, 0 warnings, 0 checks' ||
-		   echo "$out" | grep -q '^Traceback'; then
+		   grep -q '^Traceback' <<<"$out"; then
 			echo "$out" | grep -E '^(ERROR|WARNING|CHECK):|^[^ ]+:[0-9]+:' | head -20
 			echo "checkpatch: $(basename "$p"): $tot"
 			bad=$((bad + 1))

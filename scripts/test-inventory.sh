@@ -74,8 +74,10 @@ printf -v fake '\nstatic int inventory_selftest_fake(void *p)\n{\n\treturn set_m
 add_blob=$(git -C "$CLONE" show "$BASE:$add_f" | cat - <(printf '%s' "$fake") | git -C "$CLONE" hash-object -w --stdin)
 add_line=$(git -C "$CLONE" cat-file -p "$add_blob" | grep -n 'return set_memory_decrypted((unsigned long)p, 1);' | cut -d: -f1)
 del_blob=$(git -C "$CLONE" show "$BASE:$del_f" | grep -vF -- "$del_line" | git -C "$CLONE" hash-object -w --stdin)
-if ! git -C "$CLONE" show "$BASE:$del_f" | grep -qF -- "$del_line" ||
-   git -C "$CLONE" cat-file -p "$del_blob" | grep -qF -- "$del_line" || [ -z "$add_line" ]; then
+# (grep -c, not grep -q: -q stops reading early, the writer gets SIGPIPE
+# and pipefail turns a match into a failure)
+if [ "$(git -C "$CLONE" show "$BASE:$del_f" | grep -cF -- "$del_line")" != 1 ] ||
+   [ "$(git -C "$CLONE" cat-file -p "$del_blob" | grep -cF -- "$del_line")" != 0 ] || [ -z "$add_line" ]; then
 	bad setup "could not edit $add_f / $del_f at $BR_SERIES"
 else
 	export GIT_INDEX_FILE=$T/index

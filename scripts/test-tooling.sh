@@ -36,7 +36,7 @@ expect_gate() {
 		[ $rc -eq 0 ] && ok "$name" || bad "$name" "gate $gate failed"
 	elif [ $rc -eq 0 ]; then
 		bad "$name" "gate $gate passed a broken series"
-	elif [ -n "$pat" ] && ! echo "$out" | grep -q -- "$pat"; then
+	elif [ -n "$pat" ] && ! grep -q -- "$pat" <<<"$out"; then
 		bad "$name" "gate $gate failed without naming $pat"
 	else
 		ok "$name"
