@@ -19,7 +19,9 @@ esac
 PKGS=(build-essential bc bison flex libelf-dev libssl-dev cpio kmod rsync
       xz-utils python3 git ccache sparse b4 busybox-static qemu-system-x86
       perl gawk python3-ply python3-git fio shellcheck pyflakes3
-      coccinelle libpython3-dev)  # spatch's python scripting loads libpython
+      coccinelle
+      libpython3-dev     # spatch's python scripting loads libpython
+      linux-config-6.12) # Debian's configurations: gates.sh config
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -13,6 +13,10 @@
 #   b4          'b4 --offline-mode am -m' accepts the series as one mbox
 #   bisect      every patch builds on its own: at each commit, the .c files
 #               touched so far compile without error or W=1 warning
+#   config      builds for bare metal and ordinary VMs are unchanged: Debian's
+#               amd64 and cloud-amd64 configurations (linux-config-6.12)
+#               after 'make olddefconfig' on base and on the series differ
+#               only by the series' own new symbols
 #   all         all of the above
 #
 # Environment: PATCHES=DIR checks another series directory (default patches/).
@@ -22,7 +26,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-GATES=(am checkpatch sparse w1 b4 bisect)
+GATES=(am checkpatch sparse w1 b4 bisect config)
 
 # The gates to run, checked before anything is touched.
 [ $# -gt 0 ] || set -- all
@@ -31,7 +35,7 @@ for g in "$@"; do
 	case $g in
 	-h|--help) usage; exit 0 ;;
 	all) RUN+=("${GATES[@]}") ;;
-	am|checkpatch|sparse|w1|b4|bisect) RUN+=("$g") ;;
+	am|checkpatch|sparse|w1|b4|bisect|config) RUN+=("$g") ;;
 	*) die "unknown gate '$g' (see --help)" ;;
 	esac
 done
@@ -133,14 +137,16 @@ analyse() {
 }
 
 # gates_config OBJ: configure the build directory OBJ like the patched
-# guest (configs/guest.config), minus the test-only platform, plus KUnit:
+# guest (configs/guest.config), minus the test-only platform, plus KUnit
+# and SWIOTLB_DYNAMIC (which the series no longer selects; its code is
+# touched too):
 # the series' KUnit suites are touched files too, and they only compile
 # with CONFIG_KUNIT (kunit/device.h, static stubs).  Done again only when
 # the fragment changes.
 gates_config() {
 	local obj=$1 frag
 	frag=$( { grep -v CVM_EMULATE "$ROOT/configs/guest.config"
-		  printf 'CONFIG_KUNIT=y\nCONFIG_KUNIT_ALL_TESTS=y\n'; } )
+		  printf 'CONFIG_KUNIT=y\nCONFIG_KUNIT_ALL_TESTS=y\nCONFIG_SWIOTLB_DYNAMIC=y\n'; } )
 	[ -f "$obj/.config" ] && [ "$(cat "$obj/.gates-frag" 2>/dev/null)" = "$frag" ] && return 0
 	log "gates: configuring ${obj#"$ROOT"/}"
 	mkdir -p "$obj"
@@ -317,6 +323,44 @@ sys.stdout.write("\n".join(out))
 	pass b4 "$got patch(es) in $(basename "$mbx")"
 }
 
+# Symbols the series adds; any other difference of a distribution's
+# configuration after olddefconfig (a select, a changed default) fails.
+SERIES_SYMBOLS='SWIOTLB_CC|SWIOTLB_CC_KUNIT_TEST|CC_CONVERSION_KUNIT_TEST'
+DISTRO_CONFIGS=(config.amd64_none_amd64 config.amd64_none_cloud-amd64)
+DISTRO_CONFIG_DIR=${DISTRO_CONFIG_DIR:-/usr/src/linux-config-6.12}
+
+gate_config() {
+	[ "$NP" -gt 0 ] || { pass config "empty series"; return 0; }
+	local d=$GB/config f side diff bad summary=''
+	for f in "${DISTRO_CONFIGS[@]}"; do
+		[ -f "$DISTRO_CONFIG_DIR/$f.xz" ] ||
+			fail config "no $DISTRO_CONFIG_DIR/$f.xz: run scripts/deps.sh (linux-config-6.12)"
+	done
+	rm -rf "$d"
+	scratch_at_base
+	for side in base series; do
+		if [ "$side" = series ]; then
+			local why
+			why=$(am_series) || fail config "series does not apply: $why"
+		fi
+		for f in "${DISTRO_CONFIGS[@]}"; do
+			mkdir -p "$d/$side/$f"
+			xz -dc "$DISTRO_CONFIG_DIR/$f.xz" >"$d/$side/$f/.config"
+			make -C "$GSRC" O="$d/$side/$f" ARCH=x86_64 -s olddefconfig \
+				>"$d/$side/$f.log" 2>&1 ||
+				fail config "$f: olddefconfig failed on $side (${d#"$ROOT"/}/$side/$f.log)"
+		done
+	done
+	for f in "${DISTRO_CONFIGS[@]}"; do
+		diff=$("$GSRC/scripts/diffconfig" "$d/base/$f/.config" "$d/series/$f/.config")
+		echo "$diff" | sed "/^\$/d; s/^/    $f: /"
+		bad=$(echo "$diff" | grep -v -E "^\+($SERIES_SYMBOLS) |^\$" || true)
+		[ -z "$bad" ] || fail config "$f: the series changes $(echo "$bad" | grep -c .) symbol(s) of a non-CVM build: $(echo "$bad" | head -3 | tr '\n' ';')"
+		summary+="$f: $(echo "$diff" | grep -c '^+' || true) new, 0 changed; "
+	done
+	pass config "${summary%; }"
+}
+
 # run_gate NAME: run one gate in a subshell (so that a failing gate, even
 # one that dies, does not stop the others), with set -e active inside; a
 # gate that ends without its PASS/FAIL line fails with its exit status.
@@ -334,6 +378,7 @@ run_gate() {
 		sparse|w1) gate_build "$g" ;;
 		b4) gate_b4 ;;
 		bisect) gate_bisect ;;
+		config) gate_config ;;
 		esac
 	)
 	rc=$?

@@ -10,7 +10,9 @@
 # 3. an empty series: every gate passes
 # 4. broken series, each must make the right gate fail naming the patch:
 #    trailing whitespace (checkpatch), a hunk that no longer applies (am),
-#    a new non-static function without prototype (sparse and W=1)
+#    a new non-static function without prototype (sparse and W=1), a
+#    patch that builds only with the next (bisect), a select that changes
+#    Debian's configuration (config)
 # Prints one "PASS name" / "FAIL name" line per test.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -92,13 +94,13 @@ BR_SERIES=selftest-rt OUT=$rt1 "$ROOT/scripts/export-series.sh" --quiet
 [ -n "$(series_patches "$one")" ] && same_patches "$one" "$rt1" && ok "roundtrip-one-patch" ||
 	bad roundtrip-one-patch "$(diff -r "$one" "$rt1" | head -5)"
 
-for g in am checkpatch sparse w1 b4 bisect; do
+for g in am checkpatch sparse w1 b4 bisect config; do
 	expect_gate "one-patch-gate-$g" "$one" "$g" pass
 done
 
 # 3. empty series
 mkdir -p "$T/series/empty"
-for g in am checkpatch sparse w1 b4 bisect; do
+for g in am checkpatch sparse w1 b4 bisect config; do
 	expect_gate "empty-gate-$g" "$T/series/empty" "$g" pass
 done
 
@@ -162,6 +164,26 @@ BR_SERIES=selftest-bisect OUT=$bi "$ROOT/scripts/export-series.sh" --quiet
 p=$(series_patches "$bi" | head -n1)
 expect_gate broken-order-w1-at-tip "$bi" w1 pass
 expect_gate broken-order-bisect "$bi" bisect fail "$(basename "$p")"
+
+# 4e. a select that turns an option on in distribution kernels
+sg checkout -q -f -B selftest-select "$BR_BASE"
+k=arch/x86/Kconfig
+sed -i '/^config AMD_MEM_ENCRYPT$/,/^\thelp$/s/^\tselect X86_MEM_ENCRYPT$/&\n\tselect SWIOTLB_DYNAMIC/' "$WT/$k"
+grep -q 'select SWIOTLB_DYNAMIC' "$WT/$k" || bad selftest-setup "anchor 'select X86_MEM_ENCRYPT' of AMD_MEM_ENCRYPT not found in $k"
+sg commit -q -a -F - <<'MSG'
+x86: select SWIOTLB_DYNAMIC for SEV guests
+
+Deliberately broken for the tooling self-test: changes every
+distribution kernel that enables AMD_MEM_ENCRYPT.
+
+Signed-off-by: Selftest Developer <selftest@localhost>
+MSG
+sg config branch.selftest-select.description "selftest: a select
+
+Deliberately broken."
+se=$T/series/select; mkdir -p "$se"
+BR_SERIES=selftest-select OUT=$se "$ROOT/scripts/export-series.sh" --quiet
+expect_gate broken-select-config "$se" config fail "SWIOTLB_DYNAMIC n -> y"
 
 sg checkout -q -f --detach "$BR_BASE"
 echo "tooling: $npass passed, $nfail failed"
