@@ -85,8 +85,8 @@ bench_dma_alloc() {
 			fi
 		done
 	done
-	# idle shared chunks are given back after a second: let that happen
-	# inside this step, not in the next one
+	# (v1 gave idle shared chunks back after a second, converting them in
+	# the next step; a pause keeps the steps comparable with its results)
 	sleep 3
 	[ $_bad -eq 0 ] && check bench dma_alloc PASS runs=$_ok ||
 		check bench dma_alloc FAIL runs=$_ok failed=$_bad

@@ -130,8 +130,16 @@ invariants() {
 	fi
 }
 
+# reclaim_shared: idle shared chunks are given back under memory pressure
+# (a shrinker), not on a timer: drop_slab() runs the shrinkers.  Chunks idle
+# for less than a second are kept, so callers repeat this in a loop.
+reclaim_shared() {
+	echo 2 >/proc/sys/vm/drop_caches 2>/dev/null || :
+}
+
 # giveback: unbind every nvme and virtio-pci device, wait until the pools
-# are back to their boot size, compare the shared pages with boot + leaked
+# are back to their boot size (dropping caches for the shared chunks),
+# compare the shared pages with boot + leaked
 giveback() {
 	_n=0
 	for _p in /sys/bus/pci/devices/*; do
@@ -146,6 +154,7 @@ giveback() {
 		st_read
 		[ "$ST_NSLABS" -eq "$ST_NSLABS0" ] && [ "$ST_CC" -eq "$ST_BOOT_CC" ] &&
 			[ "$ST_SHARED" -eq $((ST_SHARED0 + ST_LEAKED_PAGES)) ] && break
+		reclaim_shared
 		usleep 200000
 		_i=$((_i + 1))
 	done
@@ -420,7 +429,8 @@ sc_pagefail() {
 
 # every Nth conversion fails: to shared while the load makes the pools and
 # chunks grow, then to private while a second load runs and the idle pools
-# and chunks are given back (their memory is leaked on purpose)
+# and chunks are given back (drop_caches for the chunks; their memory is
+# leaked on purpose)
 sc_convfail() {
 	ST_EIO_OK=1
 	_half=$(((ST_S + 1) / 2))
@@ -440,6 +450,7 @@ sc_convfail() {
 	_i=0
 	while [ $_i -lt 75 ]; do
 		[ "$(rd $TLB/io_tlb_nslabs)" -eq "$ST_NSLABS0" ] && [ "$(rd $TLB/cc_bytes)" -eq "$ST_BOOT_CC" ] && break
+		reclaim_shared
 		usleep 200000
 		_i=$((_i + 1))
 	done
