@@ -37,6 +37,9 @@
 #             while the load grows the pools, then to private while it
 #             runs again and idle pools are given back (leaked on purpose)
 #             (full 40 s, reduced 12 s)
+#   periodic  kernel/modules/cvm_dma_stress, one thread: a few MiB of
+#             coherent memory allocated, held and freed every 2 s; no
+#             conversion after the first round (full 300 s, reduced 20 s)
 #   badinput  boots with malformed, negative, empty, overflowing and huge
 #             values of swiotlb_cc=, cc_conversion_align= and swiotlb=
 #             (scripts/guest/mode-badinput.sh; reduced: malformed and
@@ -88,7 +91,8 @@ need += {"rebind": ["stress rebind", "io vda-stress", "io sda-stress"],
                       "io vda-stress", "io sda-stress", "io nvme0n1-stress"],
          "convfail": ["stress convfail", "stress convfail-shared",
                       "stress convfail-private", "io vda-stress",
-                      "io sda-stress", "io nvme0n1-stress"]}.get(name.split("-")[0], [])
+                      "io sda-stress", "io nvme0n1-stress"],
+         "periodic": ["stress periodic", "stress periodic-first"]}.get(name.split("-")[0], [])
 missing = [n for n in need if n not in by]
 failed = ["%s" % k for k, c in by.items() if c["status"] != "PASS"]
 clean = (s.get("done") and not s.get("timed_out") and s.get("qemu_rc") == 0
@@ -119,6 +123,11 @@ else:
             sf.get("pool_slabs_after"), sf.get("grown_bytes"), sf.get("shrink_wait_s")))
     elif name == "pagefail":
         fig.append("injected page-allocation failures %s of %s" % (sf.get("injected"), sf.get("of")))
+    elif name == "periodic":
+        fig.append("%s periods of 2 s: first round %s conversion calls (%s chunks grown), later rounds %s calls (%s grown), %s allocations, %s errors" % (
+            sf.get("periods"), sf.get("first_calls"), sf.get("first_grow"),
+            sf.get("later_calls"), sf.get("later_grow"), sf.get("later_allocs"),
+            sf.get("later_errors")))
     elif name == "convfail":
         fig.append("conversion every %s refused: to shared %s, to private %s" % (
             sf.get("every"), sf.get("refused_shared"), sf.get("refused_private")))
@@ -155,7 +164,7 @@ sys.exit(0 if ok else 1)
 EOF
 }
 
-ALL=(rebind swiotlb alloc pagefail convfail badinput)
+ALL=(rebind swiotlb alloc pagefail convfail periodic badinput)
 REDUCED=0
 BUILD_KERNEL=1
 VARIANT=debug
@@ -231,10 +240,10 @@ one_run() {
 }
 
 if [ $REDUCED -eq 1 ]; then
-	CYC=20 S_IO=15 S_ALLOC=15 S_PF=12 PF_TIMES=200 S_CF=12
+	CYC=20 S_IO=15 S_ALLOC=15 S_PF=12 PF_TIMES=200 S_CF=12 S_PER=20
 	BAD=(malformed overflow)
 else
-	CYC=200 S_IO=60 S_ALLOC=60 S_PF=40 PF_TIMES=1000 S_CF=40
+	CYC=200 S_IO=60 S_ALLOC=60 S_PF=40 PF_TIMES=1000 S_CF=40 S_PER=300
 	BAD=(malformed negative empty overflow huge)
 fi
 LONG=$(printf 'x%.0s' $(seq 1 300))
@@ -266,6 +275,9 @@ for s in "${SC[@]}"; do
 		HARNESS_EXPECT_SPLAT='CPA VMM failure to convert memory' \
 		one_run convfail stress --mode stress --cycles 0 --swiotlb 1024 --timeout $((300 + S_CF * 3)) \
 			--extra-append "harness.stress=convfail harness.stress_s=$S_CF harness.fail_every=3 $STATS" ;;
+	periodic)
+		one_run periodic stress --mode stress --cycles 0 --timeout $((300 + S_PER * 3)) \
+			--extra-append "harness.stress=periodic harness.stress_s=$S_PER $STATS" ;;
 	badinput)
 		# the defaults: from the alloc run (no swiotlb=, no swiotlb_cc=)
 		# of this invocation, else from a boot of our own
