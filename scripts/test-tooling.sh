@@ -116,21 +116,29 @@ p=$(series_patches "$na")
 sed -i 's/^  \* Round up number of slabs/  * Round down number of slabs/' "$p"
 expect_gate broken-hunk-am "$na" am fail "$(basename "$p")"
 
+# export_broken BRANCH DIR WHAT: commit the work tree's changes on BRANCH
+# with the message on stdin, describe the series as deliberately broken
+# (WHAT) and export it into DIR
+export_broken() {
+	sg commit -q -a -F -
+	sg config "branch.$1.description" "selftest: $3
+
+Deliberately broken."
+	mkdir -p "$2"
+	BR_SERIES=$1 OUT=$2 "$ROOT/scripts/export-series.sh" --quiet
+}
+
 # 4c. a new global function without prototype: new sparse + W=1 warnings
 sg checkout -q -f -B selftest-proto "$BR_BASE"
 printf '\nint swiotlb_selftest_unused(void)\n{\n\treturn 0;\n}\n' >>"$WT/$f"
-sg commit -q -a -F - <<'MSG'
+pr=$T/series/proto
+export_broken selftest-proto "$pr" "broken prototype" <<'MSG'
 swiotlb: add a function nobody declares
 
 Deliberately broken for the tooling self-test.
 
 Signed-off-by: Selftest Developer <selftest@localhost>
 MSG
-sg config branch.selftest-proto.description "selftest: broken prototype
-
-Deliberately broken."
-pr=$T/series/proto; mkdir -p "$pr"
-BR_SERIES=selftest-proto OUT=$pr "$ROOT/scripts/export-series.sh" --quiet
 p=$(series_patches "$pr")
 expect_gate broken-proto-sparse "$pr" sparse fail "$(basename "$p")"
 expect_gate broken-proto-w1 "$pr" w1 fail "$(basename "$p")"
@@ -170,7 +178,8 @@ sg checkout -q -f -B selftest-select "$BR_BASE"
 k=arch/x86/Kconfig
 sed -i '/^config AMD_MEM_ENCRYPT$/,/^\thelp$/s/^\tselect X86_MEM_ENCRYPT$/&\n\tselect SWIOTLB_DYNAMIC/' "$WT/$k"
 grep -q 'select SWIOTLB_DYNAMIC' "$WT/$k" || bad selftest-setup "anchor 'select X86_MEM_ENCRYPT' of AMD_MEM_ENCRYPT not found in $k"
-sg commit -q -a -F - <<'MSG'
+se=$T/series/select
+export_broken selftest-select "$se" "a select" <<'MSG'
 x86: select SWIOTLB_DYNAMIC for SEV guests
 
 Deliberately broken for the tooling self-test: changes every
@@ -178,11 +187,6 @@ distribution kernel that enables AMD_MEM_ENCRYPT.
 
 Signed-off-by: Selftest Developer <selftest@localhost>
 MSG
-sg config branch.selftest-select.description "selftest: a select
-
-Deliberately broken."
-se=$T/series/select; mkdir -p "$se"
-BR_SERIES=selftest-select OUT=$se "$ROOT/scripts/export-series.sh" --quiet
 expect_gate broken-select-config "$se" config fail "SWIOTLB_DYNAMIC n -> y"
 
 sg checkout -q -f --detach "$BR_BASE"
