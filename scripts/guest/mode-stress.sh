@@ -427,6 +427,45 @@ sc_pagefail() {
 	invariants load
 }
 
+# no free order-9 block (fail_page_alloc: every allocation of order >= 9
+# fails, as on a guest whose memory is fragmented) while the module
+# allocates buffers below 2 MiB from both devices: once the chunks are
+# full, every blocking allocation must still succeed (dma-direct falls
+# back to converting pages of its own, as stock does); the conversions
+# that fall back are counted (x86/cc_conversion/misaligned)
+sc_fragment() {
+	_fa=$DBG/fail_page_alloc
+	if [ ! -d $_fa ]; then
+		check stress fragment FAIL reason=no-fail_page_alloc
+		return
+	fi
+	_cc=$DBG/x86/cc_conversion
+	echo 0 >$_fa/verbose
+	echo N >$_fa/ignore-gfp-wait
+	echo N >$_fa/ignore-gfp-highmem
+	echo 9 >$_fa/min-order
+	echo 1 >$_fa/interval
+	echo -1 >$_fa/times
+	echo 100 >$_fa/probability
+	stress_modparam duration_ms $((ST_S * 1000))
+	stress_modparam max_ops "$ST_OPS"
+	stress_modparam max_size 1048576
+	stress_modparam irq_us 2000
+	_m0=$(rd $_cc/misaligned) _c0=$(rd $_cc/calls) _g0=$(rd $TLB/cc_grow)
+	stress_run fragment-alloc
+	echo 0 >$_fa/probability
+	_m1=$(rd $_cc/misaligned) _c1=$(rd $_cc/calls) _g1=$(rd $TLB/cc_grow)
+	_nk=$(sed -n 's/^nomem_kernel //p' $DBG/cvm_dma_stress/run)
+	_f="nomem_kernel=${_nk:-?} calls=$((_c1 - _c0)) misaligned=$((_m1 - _m0)) cc_grow=$((_g1 - _g0)) cc_bytes=$(rd $TLB/cc_bytes)"
+	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
+	if [ "${_nk:-1}" -eq 0 ]; then
+		check stress fragment PASS $_f
+	else
+		check stress fragment FAIL $_f reason=blocking-allocation-failed
+	fi
+	invariants load
+}
+
 # every Nth conversion fails: to shared while the load makes the pools and
 # chunks grow, then to private while a second load runs and the idle pools
 # and chunks are given back (drop_caches for the chunks; their memory is
@@ -524,7 +563,7 @@ mode_stress_main() {
 	st_boot
 	st_module || return
 	case "$ST_NAME" in
-	rebind|swiotlb|alloc|pagefail|convfail|periodic) "sc_$ST_NAME" ;;
+	rebind|swiotlb|alloc|pagefail|convfail|periodic|fragment) "sc_$ST_NAME" ;;
 	*) check stress "${ST_NAME:-none}" FAIL reason=unknown-scenario; return ;;
 	esac
 	giveback

@@ -37,6 +37,11 @@
 #             while the load grows the pools, then to private while it
 #             runs again and idle pools are given back (leaked on purpose)
 #             (full 40 s, reduced 12 s)
+#   fragment  fail_page_alloc fails every allocation of order >= 9 (no
+#             free 2 MiB block, as in fragmented memory) while the module
+#             allocates buffers below 2 MiB: every blocking allocation must
+#             succeed (dma-direct's fallback); the fallback conversions are
+#             counted (full 60 s, reduced 12 s)
 #   periodic  kernel/modules/cvm_dma_stress, one thread: a few MiB of
 #             coherent memory allocated, held and freed every 2 s; no
 #             conversion after the first round (full 300 s, reduced 20 s)
@@ -92,7 +97,8 @@ need += {"rebind": ["stress rebind", "io vda-stress", "io sda-stress"],
          "convfail": ["stress convfail", "stress convfail-shared",
                       "stress convfail-private", "io vda-stress",
                       "io sda-stress", "io nvme0n1-stress"],
-         "periodic": ["stress periodic", "stress periodic-first"]}.get(name.split("-")[0], [])
+         "periodic": ["stress periodic", "stress periodic-first"],
+         "fragment": ["stress fragment", "stress fragment-alloc"]}.get(name.split("-")[0], [])
 missing = [n for n in need if n not in by]
 failed = ["%s" % k for k, c in by.items() if c["status"] != "PASS"]
 clean = (s.get("done") and not s.get("timed_out") and s.get("qemu_rc") == 0
@@ -123,6 +129,9 @@ else:
             sf.get("pool_slabs_after"), sf.get("grown_bytes"), sf.get("shrink_wait_s")))
     elif name == "pagefail":
         fig.append("injected page-allocation failures %s of %s" % (sf.get("injected"), sf.get("of")))
+    elif name == "fragment":
+        fig.append("no order-9 block: blocking allocations that failed %s; %s conversion calls, %s below 2 MiB (the fallback), %s chunks grown" % (
+            sf.get("nomem_kernel"), sf.get("calls"), sf.get("misaligned"), sf.get("cc_grow")))
     elif name == "periodic":
         fig.append("%s periods of 2 s: first round %s conversion calls (%s chunks grown), later rounds %s calls (%s grown), %s allocations, %s errors" % (
             sf.get("periods"), sf.get("first_calls"), sf.get("first_grow"),
@@ -131,7 +140,7 @@ else:
     elif name == "convfail":
         fig.append("conversion every %s refused: to shared %s, to private %s" % (
             sf.get("every"), sf.get("refused_shared"), sf.get("refused_private")))
-    for sub in ("alloc", "pagefail-alloc", "convfail-shared", "convfail-private"):
+    for sub in ("alloc", "pagefail-alloc", "fragment-alloc", "convfail-shared", "convfail-private"):
         a = (by.get("stress " + sub) or {}).get("fields")
         if a:
             fig.append("%s: %s allocs %s B + %s hard-IRQ allocs %s B, no-memory %s/%s/%s (kernel/atomic/irq), errors %s, %s ms" % (
@@ -164,7 +173,7 @@ sys.exit(0 if ok else 1)
 EOF
 }
 
-ALL=(rebind swiotlb alloc pagefail convfail periodic badinput)
+ALL=(rebind swiotlb alloc pagefail fragment convfail periodic badinput)
 REDUCED=0
 BUILD_KERNEL=1
 VARIANT=debug
@@ -240,10 +249,10 @@ one_run() {
 }
 
 if [ $REDUCED -eq 1 ]; then
-	CYC=20 S_IO=15 S_ALLOC=15 S_PF=12 PF_TIMES=200 S_CF=12 S_PER=20
+	CYC=20 S_IO=15 S_ALLOC=15 S_PF=12 PF_TIMES=200 S_CF=12 S_PER=20 S_FR=12
 	BAD=(malformed overflow)
 else
-	CYC=200 S_IO=60 S_ALLOC=60 S_PF=40 PF_TIMES=1000 S_CF=40 S_PER=300
+	CYC=200 S_IO=60 S_ALLOC=60 S_PF=40 PF_TIMES=1000 S_CF=40 S_PER=300 S_FR=60
 	BAD=(malformed negative empty overflow huge)
 fi
 LONG=$(printf 'x%.0s' $(seq 1 300))
@@ -275,6 +284,9 @@ for s in "${SC[@]}"; do
 		HARNESS_EXPECT_SPLAT='CPA VMM failure to convert memory' \
 		one_run convfail stress --mode stress --cycles 0 --swiotlb 1024 --timeout $((300 + S_CF * 3)) \
 			--extra-append "harness.stress=convfail harness.stress_s=$S_CF harness.fail_every=3 $STATS" ;;
+	fragment)
+		one_run fragment stress --mode stress --cycles 0 --timeout $((300 + S_FR * 3)) \
+			--extra-append "harness.stress=fragment harness.stress_s=$S_FR $STATS" ;;
 	periodic)
 		one_run periodic stress --mode stress --cycles 0 --timeout $((300 + S_PER * 3)) \
 			--extra-append "harness.stress=periodic harness.stress_s=$S_PER $STATS" ;;
