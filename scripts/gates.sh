@@ -325,7 +325,7 @@ sys.stdout.write("\n".join(out))
 
 # Symbols the series adds; any other difference of a distribution's
 # configuration after olddefconfig (a select, a changed default) fails.
-SERIES_SYMBOLS='SWIOTLB_CC|SWIOTLB_CC_KUNIT_TEST|CC_CONVERSION_KUNIT_TEST'
+SERIES_SYMBOLS='SWIOTLB_CC|ARCH_HAS_SWIOTLB_CC|SWIOTLB_CC_KUNIT_TEST|CC_CONVERSION_KUNIT_TEST'
 DISTRO_CONFIGS=(config.amd64_none_amd64 config.amd64_none_cloud-amd64)
 DISTRO_CONFIG_DIR=${DISTRO_CONFIG_DIR:-/usr/src/linux-config-6.12}
 

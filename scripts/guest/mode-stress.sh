@@ -479,11 +479,18 @@ sc_convfail() {
 	echo shared >$CVM/fail_dir
 	echo "$ST_FAIL_EVERY" >$CVM/fail_every
 	io_start "$(st_disks 'blk scsi nvme')" 4M
+	# idle chunks go back only under memory pressure: make some, so that
+	# the chunks are converted back and again during the load
+	rm -f /tmp/stop-reclaim
+	( while [ ! -e /tmp/stop-reclaim ]; do reclaim_shared; usleep 300000; done ) &
+	_rp=$!
 	stress_run convfail-shared
 	_r1=$(rd $CVM/refused)
 	echo private >$CVM/fail_dir
 	echo "$ST_FAIL_EVERY" >$CVM/fail_every
 	stress_run convfail-private
+	touch /tmp/stop-reclaim
+	wait $_rp
 	io_stop
 	# idle growth pools and chunks are given back while the injector runs
 	_i=0
