@@ -100,7 +100,8 @@ gate_checkpatch() {
 		tot=$(grep -m1 '^total:' <<<"$out" || echo 'total: ? errors')
 		if ! echo "$tot" | grep -q '^total: 0 errors, 0 warnings, 0 checks' ||
 		   grep -q '^Traceback' <<<"$out"; then
-			echo "$out" | grep -E '^(ERROR|WARNING|CHECK):|^[^ ]+:[0-9]+:' | head -20
+			# (messages on the changelog start with ":LINE:")
+			echo "$out" | grep -E '^(ERROR|WARNING|CHECK):|^[^ ]*:[0-9]+:' | head -20 || true
 			echo "checkpatch: $(basename "$p"): $tot"
 			bad=$((bad + 1))
 		fi

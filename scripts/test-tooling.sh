@@ -110,6 +110,13 @@ p=$(series_patches "$ws")
 sed -i 's/^+ \* The number of slots in an area.*$/& /' "$p"
 expect_gate broken-whitespace-checkpatch "$ws" checkpatch fail "$(basename "$p")"
 
+# 4a'. a changelog line over 75 characters: checkpatch reports it on the
+# changelog (":LINE:", no file name); the gate must still name the patch
+lc=$T/series/longlog; rm -rf "$lc"; cp -r "$one" "$lc"
+p=$(series_patches "$lc")
+sed -i '0,/^No functional change\.$/s//No functional change, and this changelog line is deliberately longer than seventy-five characters./' "$p"
+expect_gate broken-changelog-checkpatch "$lc" checkpatch fail "$(basename "$p")"
+
 # 4b. a hunk that no longer applies (its context changed)
 na=$T/series/noapply; rm -rf "$na"; cp -r "$one" "$na"
 p=$(series_patches "$na")
