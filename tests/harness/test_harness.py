@@ -1550,7 +1550,8 @@ class TestStress(unittest.TestCase):
     def test_options(self):
         p = subprocess.run([STRESS, "--list"], capture_output=True, text=True)
         self.assertEqual(p.stdout.split(), ["rebind", "swiotlb", "alloc",
-                                            "pagefail", "convfail", "badinput"])
+                                            "pagefail", "fragment", "convfail",
+                                            "periodic", "badinput"])
         p = subprocess.run([STRESS, "--scenario", "bogus", "--no-build"],
                            capture_output=True, text=True)
         self.assertNotEqual(p.returncode, 0)
