@@ -270,29 +270,50 @@ stress_modparam() {
 	echo "$2" >/sys/module/cvm_dma_stress/parameters/"$1"
 }
 
-# stress_run: one run of the module, its result as CHECK stress SUBJECT
-stress_run() {
-	_subj=$1
+# stress_once: one run of the module; sets _f (its result as " name=value"
+# fields), _qa (allocations), _qe (errors; 1 if not reported) and _qnk
+# (blocking allocations that found no memory; empty if not reported)
+stress_once() {
 	echo 1 >$DBG/cvm_dma_stress/run
-	_res=$(tr '\n' ' ' <$DBG/cvm_dma_stress/run)
 	# the result is "name value ..." words: split them on purpose
-	# shellcheck disable=SC2086
-	set -- $_res
-	_f=
-	_err=1
-	_allocs=0
+	# shellcheck disable=SC2046
+	set -- $(tr '\n' ' ' <$DBG/cvm_dma_stress/run)
+	_f='' _qa=0 _qe=1 _qnk=''
 	while [ $# -ge 2 ]; do
 		_f="$_f $1=$2"
-		[ "$1" = errors ] && _err=$2
-		[ "$1" = allocs ] && _allocs=$2
+		case $1 in
+		errors) _qe=$2 ;;
+		allocs) _qa=$2 ;;
+		nomem_kernel) _qnk=$2 ;;
+		esac
 		shift 2
 	done
+}
+
+# stress_run SUBJECT: one run of the module, its result as CHECK stress SUBJECT
+stress_run() {
+	stress_once
 	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
-	if [ "$_err" -eq 0 ] && [ "$_allocs" -gt 0 ]; then
-		check stress "$_subj" PASS $_f
+	if [ "$_qe" -eq 0 ] && [ "$_qa" -gt 0 ]; then
+		check stress "$1" PASS $_f
 	else
-		check stress "$_subj" FAIL $_f
+		check stress "$1" FAIL $_f
 	fi
+}
+
+# fail_order9 TIMES PROBABILITY: fail_page_alloc ($_fa) fails allocations of
+# order >= 9, GFP_KERNEL ones included, with PROBABILITY %, at most TIMES
+# times (-1: no limit); returns 1 if the kernel has no fail_page_alloc
+fail_order9() {
+	_fa=$DBG/fail_page_alloc
+	[ -d $_fa ] || return 1
+	echo 0 >$_fa/verbose
+	echo N >$_fa/ignore-gfp-wait
+	echo N >$_fa/ignore-gfp-highmem
+	echo 9 >$_fa/min-order
+	echo 1 >$_fa/interval
+	echo "$1" >$_fa/times
+	echo "$2" >$_fa/probability
 }
 
 # ---- scenarios ------------------------------------------------------------
@@ -395,18 +416,10 @@ sc_alloc() {
 # page allocations of order >= 9 (pool growth, 2 MiB chunks) fail while
 # the disks (small swiotlb=) and the module load the pools
 sc_pagefail() {
-	_fa=$DBG/fail_page_alloc
-	if [ ! -d $_fa ]; then
+	if ! fail_order9 "$ST_FAIL_TIMES" 50; then
 		check stress pagefail FAIL reason=no-fail_page_alloc
 		return
 	fi
-	echo 0 >$_fa/verbose
-	echo N >$_fa/ignore-gfp-wait
-	echo N >$_fa/ignore-gfp-highmem
-	echo 9 >$_fa/min-order
-	echo 1 >$_fa/interval
-	echo "$ST_FAIL_TIMES" >$_fa/times
-	echo 50 >$_fa/probability
 	ST_EIO_OK=1
 	io_start "$(st_disks 'blk scsi nvme')" 4M
 	stress_modparam duration_ms $((ST_S * 1000))
@@ -434,19 +447,11 @@ sc_pagefail() {
 # back to converting pages of its own, as stock does); the conversions
 # that fall back are counted (x86/cc_conversion/misaligned)
 sc_fragment() {
-	_fa=$DBG/fail_page_alloc
-	if [ ! -d $_fa ]; then
+	if ! fail_order9 -1 100; then
 		check stress fragment FAIL reason=no-fail_page_alloc
 		return
 	fi
 	_cc=$DBG/x86/cc_conversion
-	echo 0 >$_fa/verbose
-	echo N >$_fa/ignore-gfp-wait
-	echo N >$_fa/ignore-gfp-highmem
-	echo 9 >$_fa/min-order
-	echo 1 >$_fa/interval
-	echo -1 >$_fa/times
-	echo 100 >$_fa/probability
 	stress_modparam duration_ms $((ST_S * 1000))
 	stress_modparam max_ops "$ST_OPS"
 	stress_modparam max_size 1048576
@@ -455,7 +460,7 @@ sc_fragment() {
 	stress_run fragment-alloc
 	echo 0 >$_fa/probability
 	_m1=$(rd $_cc/misaligned) _c1=$(rd $_cc/calls) _g1=$(rd $TLB/cc_grow)
-	_nk=$(sed -n 's/^nomem_kernel //p' $DBG/cvm_dma_stress/run)
+	_nk=$_qnk
 	_f="nomem_kernel=${_nk:-?} calls=$((_c1 - _c0)) misaligned=$((_m1 - _m0)) cc_grow=$((_g1 - _g0)) cc_bytes=$(rd $TLB/cc_bytes)"
 	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
 	if [ "${_nk:-1}" -eq 0 ]; then
@@ -515,21 +520,6 @@ sc_convfail() {
 	invariants load
 }
 
-# stress_quiet: one run of the module without a CHECK line; sets _qa
-# (allocations) and _qe (errors)
-stress_quiet() {
-	echo 1 >$DBG/cvm_dma_stress/run
-	# the result is "name value ..." words: split them on purpose
-	# shellcheck disable=SC2046
-	set -- $(tr '\n' ' ' <$DBG/cvm_dma_stress/run)
-	_qa=0 _qe=1
-	while [ $# -ge 2 ]; do
-		[ "$1" = errors ] && _qe=$2
-		[ "$1" = allocs ] && _qa=$2
-		shift 2
-	done
-}
-
 # a periodic workload: every 2 s, one thread allocates, holds and frees a
 # few MiB of coherent memory (8 buffers of up to 1 MiB, the same 400
 # operations each round, fixed seed).  The first round may grow the shared
@@ -551,7 +541,7 @@ sc_periodic() {
 	_c1=$(rd $_cc/calls) _g1=$(rd $TLB/cc_grow)
 	_n=0 _alloc=0 _err=0
 	while [ $_n -lt $((ST_S / 2)) ]; do
-		stress_quiet
+		stress_once
 		_alloc=$((_alloc + _qa)) _err=$((_err + _qe)) _n=$((_n + 1))
 		sleep 2
 	done
