@@ -442,10 +442,12 @@ sc_pagefail() {
 
 # no free order-9 block (fail_page_alloc: every allocation of order >= 9
 # fails, as on a guest whose memory is fragmented) while the module
-# allocates buffers below 2 MiB from both devices: once the chunks are
-# full, every blocking allocation must still succeed (dma-direct falls
-# back to converting pages of its own, as stock does); the conversions
-# that fall back are counted (x86/cc_conversion/misaligned)
+# allocates buffers below 2 MiB from its 64-, 32- and 30-bit devices: once
+# the chunks are full, new chunks come from the CMA reserve (cma_alloc()
+# does not go through the page allocator's fault injection), so every
+# blocking allocation succeeds and no conversion is smaller than 2 MiB
+# (x86/cc_conversion/misaligned); the reserve must have served
+# (swiotlb/cc_grow_reserve)
 sc_fragment() {
 	if ! fail_order9 -1 100; then
 		check stress fragment FAIL reason=no-fail_page_alloc
@@ -457,16 +459,22 @@ sc_fragment() {
 	stress_modparam max_size 1048576
 	stress_modparam irq_us 2000
 	_m0=$(rd $_cc/misaligned) _c0=$(rd $_cc/calls) _g0=$(rd $TLB/cc_grow)
+	_r0=$(rd $TLB/cc_grow_reserve)
 	stress_run fragment-alloc
 	echo 0 >$_fa/probability
 	_m1=$(rd $_cc/misaligned) _c1=$(rd $_cc/calls) _g1=$(rd $TLB/cc_grow)
-	_nk=$_qnk
-	_f="nomem_kernel=${_nk:-?} calls=$((_c1 - _c0)) misaligned=$((_m1 - _m0)) cc_grow=$((_g1 - _g0)) cc_bytes=$(rd $TLB/cc_bytes)"
+	_r1=$(rd $TLB/cc_grow_reserve)
+	_nk=$_qnk _mis=$((_m1 - _m0)) _res=$((_r1 - _r0))
+	_f="nomem_kernel=${_nk:-?} calls=$((_c1 - _c0)) misaligned=$_mis cc_grow=$((_g1 - _g0)) cc_grow_reserve=$_res cc_reserve=$(rd $TLB/cc_reserve) cc_peak=$(rd $TLB/cc_peak) cc_bytes=$(rd $TLB/cc_bytes)"
+	_why=
+	[ "${_nk:-1}" -eq 0 ] || _why=blocking-allocation-failed
+	[ "$_mis" -eq 0 ] || _why=${_why:+$_why,}conversion-below-2M
+	[ "$_res" -gt 0 ] || _why=${_why:+$_why,}reserve-not-used
 	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
-	if [ "${_nk:-1}" -eq 0 ]; then
+	if [ -z "$_why" ]; then
 		check stress fragment PASS $_f
 	else
-		check stress fragment FAIL $_f reason=blocking-allocation-failed
+		check stress fragment FAIL $_f reason=$_why
 	fi
 	invariants load
 }

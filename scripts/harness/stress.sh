@@ -39,9 +39,10 @@
 #             (full 40 s, reduced 12 s)
 #   fragment  fail_page_alloc fails every allocation of order >= 9 (no
 #             free 2 MiB block, as in fragmented memory) while the module
-#             allocates buffers below 2 MiB: every blocking allocation must
-#             succeed (dma-direct's fallback); the fallback conversions are
-#             counted (full 60 s, reduced 12 s)
+#             allocates buffers below 2 MiB for 64-, 32- and 30-bit
+#             devices: every blocking allocation must succeed, from chunks
+#             of the CMA reserve, with no conversion below 2 MiB
+#             (full 60 s, reduced 12 s)
 #   periodic  kernel/modules/cvm_dma_stress, one thread: a few MiB of
 #             coherent memory allocated, held and freed every 2 s; no
 #             conversion after the first round (full 300 s, reduced 20 s)
@@ -130,8 +131,9 @@ else:
     elif name == "pagefail":
         fig.append("injected page-allocation failures %s of %s" % (sf.get("injected"), sf.get("of")))
     elif name == "fragment":
-        fig.append("no order-9 block: blocking allocations that failed %s; %s conversion calls, %s below 2 MiB (the fallback), %s chunks grown" % (
-            sf.get("nomem_kernel"), sf.get("calls"), sf.get("misaligned"), sf.get("cc_grow")))
+        fig.append("no order-9 block: blocking allocations that failed %s; %s conversion calls, %s below 2 MiB; %s chunks grown, %s of them from the CMA reserve (%s B), peak use %s B" % (
+            sf.get("nomem_kernel"), sf.get("calls"), sf.get("misaligned"), sf.get("cc_grow"),
+            sf.get("cc_grow_reserve"), sf.get("cc_reserve"), sf.get("cc_peak")))
     elif name == "periodic":
         fig.append("%s periods of 2 s: first round %s conversion calls (%s chunks grown), later rounds %s calls (%s grown), %s allocations, %s errors" % (
             sf.get("periods"), sf.get("first_calls"), sf.get("first_grow"),

@@ -4,15 +4,15 @@
  * dma_free_coherent() on a (emulated) confidential VM guest, from process
  * and hard-IRQ context (cvm-dma-align, "make stress"; never upstream).
  *
- * Two platform devices stand in for devices that need unencrypted DMA: one
- * with a 64-bit and one with a 32-bit coherent mask.  Writing anything to
+ * Three platform devices stand in for devices that need unencrypted DMA,
+ * with a 64-bit, a 32-bit and a 30-bit coherent mask.  Writing anything to
  *
  *	/sys/kernel/debug/cvm_dma_stress/run
  *
  * starts one kthread per online CPU (or "threads"), bound to it; each, for
  * at most duration_ms and max_ops operations, keeps "slots" buffers: a free
  * slot gets a buffer of a random size (log-uniform, 1 byte to max_size),
- * GFP_KERNEL or (one in four) GFP_ATOMIC, from one of the two devices; an
+ * GFP_KERNEL or (one in four) GFP_ATOMIC, from one of the three devices; an
  * occupied slot is verified and freed.  An hrtimer per thread (every irq_us
  * microseconds, hard-IRQ context) allocates buffers of up to irq_max_size
  * with GFP_ATOMIC, fills them and hands them to the thread, which verifies
@@ -126,7 +126,8 @@ struct sthread {
 	struct completion done;
 };
 
-static struct platform_device *pdev[2];
+static struct platform_device *pdev[3];
+static const unsigned int pdev_bits[ARRAY_SIZE(pdev)] = { 64, 32, 30 };
 static struct dentry *dir;
 static DEFINE_MUTEX(run_lock);
 static atomic64_t cnt[C_NR];
@@ -271,7 +272,7 @@ static enum hrtimer_restart irq_fn(struct hrtimer *timer)
 		if (atomic_read(&t->irq_full[i]))
 			continue;
 		b = &t->irq_buf[i];
-		if (!alloc_buf(b, &pdev[prandom_u32_state(&t->irq_rnd) & 1]->dev,
+		if (!alloc_buf(b, &pdev[prandom_u32_state(&t->irq_rnd) % ARRAY_SIZE(pdev)]->dev,
 			       rnd_size(&t->irq_rnd, irq_max_size), GFP_ATOMIC,
 			       0x80000000u | prandom_u32_state(&t->irq_rnd))) {
 			count(C_NOMEM_IRQ, 1);
@@ -320,7 +321,7 @@ static int thread_fn(void *data)
 		} else {
 			gfp = prandom_u32_state(&t->rnd) % 4 ? GFP_KERNEL :
 			      GFP_ATOMIC;
-			if (!alloc_buf(b, &pdev[prandom_u32_state(&t->rnd) & 1]->dev,
+			if (!alloc_buf(b, &pdev[prandom_u32_state(&t->rnd) % ARRAY_SIZE(pdev)]->dev,
 				       rnd_size(&t->rnd, max_size), gfp,
 				       t->next_tag++)) {
 				count(gfp == GFP_KERNEL ? C_NOMEM_KERNEL :
@@ -468,9 +469,10 @@ DEFINE_SHOW_ATTRIBUTE(scan);
 
 static int __init stress_init(void)
 {
-	int i, ret;
+	unsigned int i;
+	int ret;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < ARRAY_SIZE(pdev); i++) {
 		pdev[i] = platform_device_register_simple(KBUILD_MODNAME, i,
 							  NULL, 0);
 		if (IS_ERR(pdev[i])) {
@@ -478,8 +480,7 @@ static int __init stress_init(void)
 			goto err;
 		}
 		ret = dma_coerce_mask_and_coherent(&pdev[i]->dev,
-						   i ? DMA_BIT_MASK(32) :
-						   DMA_BIT_MASK(64));
+						   DMA_BIT_MASK(pdev_bits[i]));
 		if (ret) {
 			platform_device_unregister(pdev[i]);
 			goto err;
@@ -497,9 +498,11 @@ err:
 
 static void __exit stress_exit(void)
 {
+	unsigned int i;
+
 	debugfs_remove_recursive(dir);
-	platform_device_unregister(pdev[1]);
-	platform_device_unregister(pdev[0]);
+	for (i = ARRAY_SIZE(pdev); i--; )
+		platform_device_unregister(pdev[i]);
 }
 
 module_init(stress_init);
