@@ -70,6 +70,9 @@ bench: convstat ## guest and host cost, baseline vs patched (dma_alloc, dma_map_
 kunit: ## the series' KUnit suites with kunit.py: series alone, then on the emulated CVM
 	@kunit/run.sh all
 
+kunit-modules: convstat ## the KUnit suites built as modules (=m), loaded, checked and unloaded in a guest on the emulated CVM
+	@$(S)/harness/kunit-modules.sh
+
 kunit-mutants: ## break covered code on purpose (kunit/mutants.sh); each mutant must fail a KUnit test
 	@kunit/mutants.sh
 

@@ -7,6 +7,8 @@
 #   VARIANT   baseline  source build/src/test-base   (base + kernel/patches)
 #             patched   source build/src/test-series (series + kernel/patches)
 #             debug     source build/src/test-series, + configs/debug.config
+#             kunitmod  source build/src/test-series, + configs/kunitmod.config
+#                       (the KUnit suites as modules)
 #
 # Config: tinyconfig + kernel/configs/kvm_guest.config + configs/guest.config
 # + configs/VARIANT.config, merged with scripts/kconfig/merge_config.sh; any
@@ -21,11 +23,11 @@ for a in "$@"; do
 	case "$a" in
 	-h|--help) usage; exit 0 ;;
 	--config-only) CONFIG_ONLY=1 ;;
-	baseline|patched|debug) VARIANT=$a ;;
+	baseline|patched|debug|kunitmod) VARIANT=$a ;;
 	*) die "unknown argument '$a' (see --help)" ;;
 	esac
 done
-[ -n "$VARIANT" ] || die "which variant? (baseline, patched or debug)"
+[ -n "$VARIANT" ] || die "which variant? (baseline, patched, debug or kunitmod)"
 
 case $VARIANT in
 baseline) SRC=$WORKTREES/$BR_TEST_BASE ;;
@@ -40,8 +42,9 @@ need_cmd bc bc
 [ -f /usr/include/libelf.h ] || die "libelf.h missing (Debian package libelf-dev): run 'make deps'"
 
 frags=("$SRC/kernel/configs/kvm_guest.config" "$ROOT/configs/guest.config")
-# the debug variant is the patched kernel plus configs/debug.config
-[ "$VARIANT" = debug ] && frags+=("$ROOT/configs/patched.config")
+# the debug and kunitmod variants are the patched kernel plus their own
+# fragment
+case $VARIANT in debug|kunitmod) frags+=("$ROOT/configs/patched.config") ;; esac
 [ -f "$ROOT/configs/$VARIANT.config" ] && frags+=("$ROOT/configs/$VARIANT.config")
 
 export CCACHE_BASEDIR=$ROOT

@@ -19,7 +19,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ALL_STEPS=(deps lint tooling-unit tree convstat tooling gates inventory harness-unit build-baseline build-patched kunit harness stress)
+ALL_STEPS=(deps lint tooling-unit tree convstat tooling gates inventory harness-unit build-baseline build-patched kunit kunit-modules harness stress)
 STEPS=("${ALL_STEPS[@]}")
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -53,6 +53,7 @@ step_cmd() {
 	build-baseline) echo "$ROOT/scripts/build-kernel.sh baseline" ;;
 	build-patched) echo "$ROOT/scripts/build-kernel.sh patched" ;;
 	kunit) echo "$ROOT/kunit/run.sh all" ;;
+	kunit-modules) echo "$ROOT/scripts/harness/kunit-modules.sh" ;;
 	harness) echo "$ROOT/scripts/harness/check.sh" ;;
 	stress) echo "$ROOT/scripts/harness/stress.sh --reduced" ;;
 	*) die "unknown step '$1' (steps: ${ALL_STEPS[*]})" ;;

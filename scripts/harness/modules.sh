@@ -17,6 +17,10 @@
 # the guest loads modules with load_module (scripts/guest/workload.sh).
 # Nothing is rebuilt when nothing changed.  No module directory: an empty
 # archive.  MODSRC=DIR builds the modules of DIR instead (self-tests).
+# KUnit suites that the kernel build itself made modules (*kunit*.ko, the
+# kunitmod variant) go to /harness/modules/ too, with kunit.order: their
+# names in an order that loads each after the modules it depends on
+# (modinfo), for scripts/guest/mode-kunit.sh.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -82,6 +86,31 @@ for src in "$MODSRC"/*/; do
 		n=$((n + 1))
 	done
 done
+# in-tree KUnit modules, each after those it depends on
+declare -A KDEPS=()
+while IFS= read -r ko; do
+	name=$(basename "$ko" .ko)
+	KDEPS[$name]=$(modinfo -F depends "$ko" | tr ',' ' ')
+	cp "$ko" "$STAGE/harness/modules/"
+	n=$((n + 1))
+done < <(find "$KB" -name '*kunit*.ko' -not -path "$KB/harness-modules/*" | LC_ALL=C sort)
+order=()
+while [ ${#order[@]} -lt ${#KDEPS[@]} ]; do
+	progress=0
+	for name in $(printf '%s\n' "${!KDEPS[@]}" | LC_ALL=C sort); do
+		case " ${order[*]} " in *" $name "*) continue ;; esac
+		ready=1
+		for d in ${KDEPS[$name]}; do
+			# a dependency that is not one of them is built in or loaded
+			# before (kernel/modules/): only ours are ordered here
+			[ -n "${KDEPS[$d]+x}" ] || continue
+			case " ${order[*]} " in *" $d "*) ;; *) ready=0 ;; esac
+		done
+		[ $ready -eq 1 ] && { order+=("$name"); progress=1; }
+	done
+	[ $progress -eq 1 ] || die "modules: KUnit modules depend on each other in a circle: ${!KDEPS[*]}"
+done
+[ ${#order[@]} -eq 0 ] || printf '%s\n' "${order[@]}" >"$STAGE/harness/modules/kunit.order"
 python3 "$ROOT/scripts/harness/mkcpio.py" "$STAGE" "$OUTF.new"
 if [ -f "$OUTF" ] && cmp -s "$OUTF" "$OUTF.new"; then
 	rm -f "$OUTF.new"
