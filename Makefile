@@ -67,6 +67,9 @@ harness-swiotlb: convstat ## the same with swiotlb=1024 (forces dynamic SWIOTLB 
 bench: convstat ## guest and host cost, baseline vs patched (dma_alloc, dma_map_benchmark, fio, scale axes): results/bench/report.md (long; see scripts/bench/bench.sh --help)
 	@$(S)/bench/bench.sh $(BENCH_ARGS)
 
+bench-carve: convstat ## bitmap (the series) vs genalloc carving of 2 MiB chunks, 1 and 8 vCPUs: results/bench/carve/report.md
+	@$(S)/bench/carve.sh
+
 kunit: ## the series' KUnit suites with kunit.py: series alone, then on the emulated CVM
 	@kunit/run.sh all
 
