@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Run the series' KUnit suites with the kernel's own kunit.py.
 #
-# usage: kunit/run.sh [--help] [series|cvm|all]
+# usage: kunit/run.sh [--help] [series|cvm|all] [--filter GLOB]
+#                    [-- KUNIT_PY_ARGS...]
 #
 #   series  the series alone (branch 'series', detached worktree
 #           build/src/kunit-series), kunitconfig kunit/series.kunitconfig;
@@ -13,6 +14,13 @@
 #           swiotlb=1536 cc_conversion_align=strict through --kernel_args:
 #           every CVM test must run, none may skip
 #   all     both (default)
+#   --filter GLOB   only the tests that kunit.py's filter_glob selects
+#                   (SUITE or SUITE.TEST, with * and ?), e.g.
+#                   kunit/run.sh cvm --filter 'swiotlb_cc.swiotlb_cc_test_frag*'
+#   -- ARGS         the rest goes to kunit.py run as it is, e.g.
+#                   kunit/run.sh series -- --raw_output=all
+#                   (with --filter or ARGS, the "none may skip" rule of cvm
+#                   still holds for what runs)
 #
 # QEMU runs under TCG with -cpu max (the emulated CVM needs RDRAND), 4 GiB
 # and 2 vCPUs (KUNIT_QEMU_ARGS overrides).
@@ -21,12 +29,19 @@ set -uo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
 WHAT=all
-case "${1:-}" in
--h|--help) usage; exit 0 ;;
-series|cvm|all) WHAT=$1 ;;
-"") ;;
-*) die "unknown argument '$1' (see --help)" ;;
-esac
+PASS=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-h|--help) usage; exit 0 ;;
+	series|cvm|all) WHAT=$1 ;;
+	--filter)
+		[ $# -ge 2 ] && [ -n "$2" ] || die "--filter needs a glob (see --help)"
+		PASS+=("$2"); shift ;;
+	--) shift; PASS+=("$@"); break ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+	shift
+done
 
 # 4 GiB so that there is memory above 4 GiB (DMA mask tests), 2 vCPUs for
 # the concurrency test.
@@ -43,7 +58,7 @@ run_kunit() {
 	(cd "$src" && CCACHE_BASEDIR=$ROOT ./tools/testing/kunit/kunit.py run \
 		--arch=x86_64 --kunitconfig="$kc" --build_dir="$bd" \
 		--jobs="$JOBS" --make_options CC="ccache gcc" --timeout=600 \
-		--qemu_args="$QEMU_ARGS" "$@") >"$out" 2>&1 &
+		--qemu_args="$QEMU_ARGS" "$@" "${PASS[@]}") >"$out" 2>&1 &
 	local pid=$!
 	while kill -0 $pid 2>/dev/null; do
 		sleep 30
