@@ -442,7 +442,8 @@ sc_pagefail() {
 
 # no free order-9 block (fail_page_alloc: every allocation of order >= 9
 # fails, as on a guest whose memory is fragmented) while the module
-# allocates buffers below 2 MiB from its 64-, 32- and 30-bit devices: once
+# allocates buffers below 2 MiB from its devices (64-, 32- and, where the
+# kernel supports the mask, 30-bit): once
 # the chunks are full, new chunks come from the CMA reserve (cma_alloc()
 # does not go through the page allocator's fault injection), so every
 # blocking allocation succeeds and no conversion is smaller than 2 MiB

@@ -39,9 +39,11 @@
 #             (full 40 s, reduced 12 s)
 #   fragment  fail_page_alloc fails every allocation of order >= 9 (no
 #             free 2 MiB block, as in fragmented memory) while the module
-#             allocates buffers below 2 MiB for 64-, 32- and 30-bit
-#             devices: every blocking allocation must succeed, from chunks
-#             of the CMA reserve, with no conversion below 2 MiB
+#             allocates buffers below 2 MiB for its 64- and 32-bit devices
+#             (and 30-bit where the kernel supports that mask; the harness
+#             guests have no ZONE_DMA, KUnit covers it): every blocking
+#             allocation must succeed, from chunks of the CMA reserve, with
+#             no conversion below 2 MiB
 #             (full 60 s, reduced 12 s)
 #   periodic  kernel/modules/cvm_dma_stress, one thread: a few MiB of
 #             coherent memory allocated, held and freed every 2 s; no

@@ -5,7 +5,9 @@
  * and hard-IRQ context (cvm-dma-align, "make stress"; never upstream).
  *
  * Three platform devices stand in for devices that need unencrypted DMA,
- * with a 64-bit, a 32-bit and a 30-bit coherent mask.  Writing anything to
+ * with a 64-bit, a 32-bit and a 30-bit coherent mask; the last only where
+ * the kernel supports such a mask (dma_direct_supported(): with ZONE_DMA),
+ * as a driver would find.  The module log says which devices it has.  Writing anything to
  *
  *	/sys/kernel/debug/cvm_dma_stress/run
  *
@@ -128,6 +130,8 @@ struct sthread {
 
 static struct platform_device *pdev[3];
 static const unsigned int pdev_bits[ARRAY_SIZE(pdev)] = { 64, 32, 30 };
+/* Devices in use: the 30-bit one only if its mask is supported */
+static unsigned int npdev;
 static struct dentry *dir;
 static DEFINE_MUTEX(run_lock);
 static atomic64_t cnt[C_NR];
@@ -272,7 +276,7 @@ static enum hrtimer_restart irq_fn(struct hrtimer *timer)
 		if (atomic_read(&t->irq_full[i]))
 			continue;
 		b = &t->irq_buf[i];
-		if (!alloc_buf(b, &pdev[prandom_u32_state(&t->irq_rnd) % ARRAY_SIZE(pdev)]->dev,
+		if (!alloc_buf(b, &pdev[prandom_u32_state(&t->irq_rnd) % npdev]->dev,
 			       rnd_size(&t->irq_rnd, irq_max_size), GFP_ATOMIC,
 			       0x80000000u | prandom_u32_state(&t->irq_rnd))) {
 			count(C_NOMEM_IRQ, 1);
@@ -321,7 +325,7 @@ static int thread_fn(void *data)
 		} else {
 			gfp = prandom_u32_state(&t->rnd) % 4 ? GFP_KERNEL :
 			      GFP_ATOMIC;
-			if (!alloc_buf(b, &pdev[prandom_u32_state(&t->rnd) % ARRAY_SIZE(pdev)]->dev,
+			if (!alloc_buf(b, &pdev[prandom_u32_state(&t->rnd) % npdev]->dev,
 				       rnd_size(&t->rnd, max_size), gfp,
 				       t->next_tag++)) {
 				count(gfp == GFP_KERNEL ? C_NOMEM_KERNEL :
@@ -483,9 +487,17 @@ static int __init stress_init(void)
 						   DMA_BIT_MASK(pdev_bits[i]));
 		if (ret) {
 			platform_device_unregister(pdev[i]);
-			goto err;
+			/* the 64- and 32-bit devices must be there */
+			if (i < 2)
+				goto err;
+			pr_info("%u-bit DMA mask not supported here (%d): no such device\n",
+				pdev_bits[i], ret);
+			break;
 		}
 	}
+	npdev = i;
+	pr_info("%u devices, masks of %u..%u bits\n", npdev, pdev_bits[0],
+		pdev_bits[npdev - 1]);
 	dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_file("run", 0600, dir, NULL, &run_fops);
 	debugfs_create_file("scan", 0400, dir, NULL, &scan_fops);
@@ -501,7 +513,7 @@ static void __exit stress_exit(void)
 	unsigned int i;
 
 	debugfs_remove_recursive(dir);
-	for (i = ARRAY_SIZE(pdev); i--; )
+	for (i = npdev; i--; )
 		platform_device_unregister(pdev[i]);
 }
 
