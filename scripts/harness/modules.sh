@@ -17,10 +17,11 @@
 # the guest loads modules with load_module (scripts/guest/workload.sh).
 # Nothing is rebuilt when nothing changed.  No module directory: an empty
 # archive.  MODSRC=DIR builds the modules of DIR instead (self-tests).
-# KUnit suites that the kernel build itself made modules (*kunit*.ko, the
-# kunitmod variant) go to /harness/modules/ too, with kunit.order: their
-# names in an order that loads each after the modules it depends on
-# (modinfo), for scripts/guest/mode-kunit.sh.
+# KUnit suites that the kernel build itself made modules (*kunit*.ko of
+# modules.order, the kunitmod variant) go to /harness/modules/ too, with
+# kunit.order: their names in the kernel's link order (the order kunit.py
+# runs them built in), moved after the modules they depend on (modinfo),
+# for scripts/guest/mode-kunit.sh.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -86,18 +87,23 @@ for src in "$MODSRC"/*/; do
 		n=$((n + 1))
 	done
 done
-# in-tree KUnit modules, each after those it depends on
+# in-tree KUnit modules in the kernel's link order (modules.order, as
+# kunit.py runs built-in suites), each after those it depends on
 declare -A KDEPS=()
-while IFS= read -r ko; do
+kos=()
+while IFS= read -r o; do
+	ko=$KB/${o%.o}.ko
+	[ -f "$ko" ] || continue
 	name=$(basename "$ko" .ko)
 	KDEPS[$name]=$(modinfo -F depends "$ko" | tr ',' ' ')
+	kos+=("$name")
 	cp "$ko" "$STAGE/harness/modules/"
 	n=$((n + 1))
-done < <(find "$KB" -name '*kunit*.ko' -not -path "$KB/harness-modules/*" | LC_ALL=C sort)
+done < <(grep 'kunit' "$KB/modules.order" 2>/dev/null || true)
 order=()
-while [ ${#order[@]} -lt ${#KDEPS[@]} ]; do
+while [ ${#order[@]} -lt ${#kos[@]} ]; do
 	progress=0
-	for name in $(printf '%s\n' "${!KDEPS[@]}" | LC_ALL=C sort); do
+	for name in "${kos[@]}"; do
 		case " ${order[*]} " in *" $name "*) continue ;; esac
 		ready=1
 		for d in ${KDEPS[$name]}; do
@@ -106,9 +112,13 @@ while [ ${#order[@]} -lt ${#KDEPS[@]} ]; do
 			[ -n "${KDEPS[$d]+x}" ] || continue
 			case " ${order[*]} " in *" $d "*) ;; *) ready=0 ;; esac
 		done
-		[ $ready -eq 1 ] && { order+=("$name"); progress=1; }
+		if [ $ready -eq 1 ]; then
+			order+=("$name")
+			progress=1
+			break
+		fi
 	done
-	[ $progress -eq 1 ] || die "modules: KUnit modules depend on each other in a circle: ${!KDEPS[*]}"
+	[ $progress -eq 1 ] || die "modules: KUnit modules depend on each other in a circle: ${kos[*]}"
 done
 [ ${#order[@]} -eq 0 ] || printf '%s\n' "${order[@]}" >"$STAGE/harness/modules/kunit.order"
 python3 "$ROOT/scripts/harness/mkcpio.py" "$STAGE" "$OUTF.new"
