@@ -14,6 +14,9 @@
 #                   cc      one more patched micro run with swiotlb_cc=16M
 #                           (a boot reservation as large as the benchmark's
 #                           concurrent allocations: what closes the gap)
+#                   plain   the micro workload on a plain VM (--cvm off),
+#                           REPS x 2 kernels, then REPS x 2 with
+#                           swiotlb=force: what non-CVM kernels pay
 #                   mem     default workload at 1, 4, 16 GiB
 #                   smp     default workload at 1, 8 vCPUs
 #                   cycles  default workload at 100, 1000 nvme rebind cycles
@@ -35,7 +38,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-AXES=boot,micro,cc,mem,smp,cycles
+AXES=boot,micro,cc,plain,mem,smp,cycles
 REPS=
 QUICK=0
 REUSE=0
@@ -53,7 +56,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 for a in ${AXES//,/ }; do
-	case $a in boot|micro|cc|mem|smp|cycles) ;; *) die "bench: unknown axis '$a' (see --help)" ;; esac
+	case $a in boot|micro|cc|plain|mem|smp|cycles) ;; *) die "bench: unknown axis '$a' (see --help)" ;; esac
 done
 has_axis() { case ",$AXES," in *",$1,"*) return 0 ;; esac; return 1; }
 
@@ -91,6 +94,15 @@ if has_axis micro; then
 fi
 if has_axis cc; then
 	add "microcc-r1-patched patched $([ $QUICK -eq 1 ] && echo 70 || echo 110) --mode bench --timeout 900 @EXTRA-patched @CC"
+fi
+if has_axis plain; then
+	for k in plain plainsw; do
+		for i in $(seq 1 "$MICRO_REPS"); do
+			for v in baseline patched; do
+				add "$k-r$i-$v $v $([ $QUICK -eq 1 ] && echo 70 || echo 110) --mode bench --cvm off --timeout 900 @EXTRA-$v$([ $k = plainsw ] && echo " @SWFORCE")"
+			done
+		done
+	done
 fi
 if has_axis mem || has_axis smp || has_axis cycles; then
 	for v in baseline patched; do add "scale-default-$v $v 35"; done
@@ -143,7 +155,7 @@ if [ $REPORT_ONLY -eq 0 ]; then
 		# which trees the kernels were built from (configure stamp: config hash-HEAD)
 		echo "kernels baseline $(cut -d- -f2 "$KBUILD/baseline/.cfgstamp" 2>/dev/null | cut -c1-12) (test-base), patched $(cut -d- -f2 "$KBUILD/patched/.cfgstamp" 2>/dev/null | cut -c1-12) (test-series)"
 	} >"$OUTD/machine.txt"
-	if has_axis micro || has_axis cc; then
+	if has_axis micro || has_axis cc || has_axis plain; then
 		# test-only module + tools archive, for the micro runs only
 		"$ROOT/scripts/bench/mktools.sh" --out "$BB/tools.cpio.gz"
 		mkdir -p "$BB/modsrc"
@@ -177,6 +189,7 @@ if [ $REPORT_ONLY -eq 0 ]; then
 			case $a in
 			@EXTRA-*) extra=(--initrd-extra "$BB/extra-${a#@EXTRA-}.cpio.gz"); app=$MICRO_APPEND ;;
 			@CC) app="$app swiotlb_cc=16M" ;;
+			@SWFORCE) app="$app swiotlb=force" ;;
 			*) args+=("$a") ;;
 			esac
 		done

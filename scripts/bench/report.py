@@ -8,6 +8,8 @@ RUNDIRs are run.sh output directories named (last path element)
   boot-rN-VARIANT                 --mode boot
   micro-rN-VARIANT                --mode bench (BENCH lines in console.log)
   microcc-rN-patched              the same with swiotlb_cc=16M
+  plain-rN-VARIANT                --mode bench on a plain VM (--cvm off)
+  plainsw-rN-VARIANT              the same with swiotlb=force
   scale-default-VARIANT           default workload, 2 GiB, 2 vCPU, 10 cycles
   scale-AXIS-VALUE-VARIANT        AXIS mem|smp|cycles
 with VARIANT baseline or patched.  Writes DIR/report.md, DIR/report.json
@@ -32,7 +34,7 @@ AXIS_TITLE = {"mem": "guest memory", "smp": "vCPUs", "cycles": "nvme unbind/bind
 TARGET = {"dma_alloc_4k": 10.0, "map": 0.97, "fio": 0.97, "boot": 1.02,
           "shared_mib": 4.0}
 
-LABEL_RE = re.compile(r"^(boot|microcc|micro)-r(\d+)-(baseline|patched)$|"
+LABEL_RE = re.compile(r"^(boot|microcc|micro|plainsw|plain)-r(\d+)-(baseline|patched)$|"
                       r"^scale-(default|mem|smp|cycles)(?:-([0-9A-Za-z]+))?-(baseline|patched)$")
 
 
@@ -139,7 +141,7 @@ def load(rundir):
             run["summary"] = {}
             run["problems"].append("summary.json truncated or unreadable (%s)" % e)
     run["ok"] = bool(run["summary"].get("ok"))
-    if run["kind"] in ("micro", "microcc"):
+    if run["kind"] in ("micro", "microcc", "plain", "plainsw"):
         if os.path.exists(cp):
             run["bench"] = parse_bench(cp)
             run["problems"] += ["console.log: %s" % e for e in run["bench"]["errors"]
@@ -258,11 +260,37 @@ def analyse(runs):
         A["boot"][v] = [r["summary"].get("timing", {}).get("boot_s")
                         for r in sorted(runs, key=lambda r: r.get("rep", 0))
                         if r["kind"] == "boot" and r["variant"] == v and r["ok"]]
-    # micro
+    A["micro"] = analyse_micro(runs, "micro")
+    A["plain"] = analyse_micro(runs, "plain")
+    A["plainsw"] = analyse_micro(runs, "plainsw")
+    A["cc"] = [r for r in runs if r["kind"] == "microcc" and r["ok"] and r.get("bench")]
+    # scale: axis -> value -> variant -> summary
+    S = A["scale"]
+    default = {r["variant"]: r for r in runs if r["kind"] == "scale" and r["axis"] == "default" and r["ok"]}
+    for axis in ("mem", "smp", "cycles"):
+        pts = {}
+        for r in runs:
+            if r["kind"] == "scale" and r["axis"] == axis and r["ok"]:
+                pts.setdefault(r["value"], {})[r["variant"]] = r
+        if not pts:
+            continue
+        if default:
+            pts.setdefault(AXIS_DEFAULT[axis], {}).update(default)
+
+        def key(val):
+            n = re.match(r"(\d+)", val)
+            return int(n.group(1)) if n else 0
+        S[axis] = [(val, pts[val]) for val in sorted(pts, key=key)]
+    S["default"] = default
+    return A
+
+
+def analyse_micro(runs, kind):
+    """the --mode bench runs of one kind (micro, plain, plainsw)"""
     mic = {v: [r for r in sorted(runs, key=lambda r: r.get("rep", 0))
-               if r["kind"] == "micro" and r["variant"] == v and r["ok"] and r.get("bench")]
+               if r["kind"] == kind and r["variant"] == v and r["ok"] and r.get("bench")]
            for v in VARIANTS}
-    M = A["micro"]
+    M = {}
     M["reps"] = {v: len(mic[v]) for v in VARIANTS}
 
     def collect(section, field):
@@ -315,26 +343,7 @@ def analyse(runs):
     M["pool"] = {v: [(r["summary"].get("guest") or {}).get("swiotlb.io_tlb_nslabs", 0) * 2048 for r in mic[v]] for v in VARIANTS}
     M["cc_peak"] = {v: [(r["summary"].get("guest") or {}).get("swiotlb.cc_peak") for r in mic[v]] for v in VARIANTS}
     M["errors"] = {r["name"]: r["bench"]["errors"] for v in VARIANTS for r in mic[v] if r["bench"]["errors"]}
-    A["cc"] = [r for r in runs if r["kind"] == "microcc" and r["ok"] and r.get("bench")]
-    # scale: axis -> value -> variant -> summary
-    S = A["scale"]
-    default = {r["variant"]: r for r in runs if r["kind"] == "scale" and r["axis"] == "default" and r["ok"]}
-    for axis in ("mem", "smp", "cycles"):
-        pts = {}
-        for r in runs:
-            if r["kind"] == "scale" and r["axis"] == axis and r["ok"]:
-                pts.setdefault(r["value"], {})[r["variant"]] = r
-        if not pts:
-            continue
-        if default:
-            pts.setdefault(AXIS_DEFAULT[axis], {}).update(default)
-
-        def key(val):
-            n = re.match(r"(\d+)", val)
-            return int(n.group(1)) if n else 0
-        S[axis] = [(val, pts[val]) for val in sorted(pts, key=key)]
-    S["default"] = default
-    return A
+    return M
 
 
 def scale_fig(r):
@@ -614,6 +623,40 @@ def write(A, runs, out, base, machine):
                 fmt(b["steps"].get("dma_alloc", {}).get("calls")), per,
                 fmt(mib(peak - pool) if peak is not None else None, 3), " / ".join(fmt(x) for x in ops)))
         P("")
+    # ---- plain VMs -----------------------------------------------------------
+    for kind, title, what in (
+            ("plain", "a plain VM (`--cvm off`)",
+             "no CVM: dma-direct maps without bouncing and allocates pages as stock"),
+            ("plainsw", "a plain VM with `swiotlb=force`",
+             "no CVM, every mapping bounces through SWIOTLB: the paths the "
+             "series changes, with its CVM-only parts inactive")):
+        Q = A.get(kind)
+        if not Q or not (Q["reps"]["baseline"] and Q["reps"]["patched"]):
+            continue
+        P("## Non-CVM guest: %s\n" % title)
+        P("%d baseline and %d patched runs of `--mode bench` on %s, "
+          "alternating; what the series costs a kernel that is not a "
+          "confidential guest (it should cost nothing).\n"
+          % (Q["reps"]["baseline"], Q["reps"]["patched"], what))
+        P("| step | configuration | baseline | patched | ratio | per-rep ratios median [min-max] |")
+        P("|---|---|---:|---:|---:|---|")
+        for k in sorted(Q["dma_map_pairs"]):
+            d = Q["dma_map_pairs"][k]
+            P("| dma_map pairs/s | %d thread%s, granule %d | %s | %s | %s | %s |" % (
+                k[0], "s" if k[0] > 1 else "", k[1], fmt(med(d["baseline"])), fmt(med(d["patched"])),
+                fmt_ratio(ratio(med(d["patched"]), med(d["baseline"]))), spread(Q["map_pairs"].get(k))))
+        for k in sorted(Q["dma_alloc_ops"]):
+            d = Q["dma_alloc_ops"][k]
+            P("| dma_alloc ops/s | %s, %d thread%s | %s | %s | %s | - |" % (
+                size_h(k[0]), k[1], "s" if k[1] > 1 else "", fmt(med(d["baseline"])), fmt(med(d["patched"])),
+                fmt_ratio(ratio(med(d["patched"]), med(d["baseline"])))))
+        allp = [x for v in Q["map_pairs"].values() for x in v]
+        if allp:
+            gm = math.exp(sum(math.log(x) for x in allp) / len(allp))
+            P("\nStreaming map+unmap, geometric mean of %d per-rep ratios: %s%s.\n"
+              % (len(allp), fmt_ratio(gm), ci_h(Q["map_pairs"])))
+        else:
+            P("")
     # ---- scale ---------------------------------------------------------------
     axes = [a for a in ("mem", "smp", "cycles") if S.get(a)]
     if axes:
