@@ -3,7 +3,7 @@
 # Mutation check of the KUnit suites: break the code they cover on purpose
 # and make sure at least one test notices.
 #
-# usage: kunit/mutants.sh [--help] [--list] [NAME...]
+# usage: kunit/mutants.sh [--help] [--list] [--series] [NAME...]
 #
 # For each mutation (all but known gaps by default, or the NAMEs given): the scratch
 # worktree build/src/kunit-cvm is reset to series + kernel/patches (as
@@ -16,6 +16,10 @@
 # afterwards.  Takes a few minutes per mutant; not part of 'make check'.
 #
 #   --list   print the mutations and exit
+#   --series run the suites on the series alone instead (no CVM: the
+#            tests call the allocator against a fake conversion backend;
+#            worktree build/src/kunit-series, kunitconfig and build
+#            directory of 'kunit/run.sh series')
 set -uo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
@@ -32,11 +36,13 @@ MUTANTS=(
 )
 
 LIST=0
+SERIES=0
 SEL=()
 for a in "$@"; do
 	case "$a" in
 	-h|--help) usage; exit 0 ;;
 	--list) LIST=1 ;;
+	--series) SERIES=1 ;;
 	-*) die "unknown argument '$a' (see --help)" ;;
 	*) SEL+=("$a") ;;
 	esac
@@ -83,9 +89,19 @@ open(path, "w").write(s.replace(old, new))
 PY
 }
 
-WT=$WORKTREES/kunit-cvm
-BD=$BUILD/kunit/cvm
-LOGD=$BUILD/kunit/mutants
+if [ $SERIES -eq 1 ]; then
+	WT=$WORKTREES/kunit-series
+	BD=$BUILD/kunit/series
+	KC=$ROOT/kunit/series.kunitconfig
+	KARGS=()
+	LOGD=$BUILD/kunit/mutants-series
+else
+	WT=$WORKTREES/kunit-cvm
+	BD=$BUILD/kunit/cvm
+	KC=$ROOT/kunit/cvm.kunitconfig
+	KARGS=(--kernel_args=cvm_emulate=on --kernel_args=swiotlb=1536)
+	LOGD=$BUILD/kunit/mutants
+fi
 mkdir -p "$BD" "$LOGD"
 exec 9>"$BUILD/kunit/.lock"
 flock -n 9 || die "another kunit run uses $BD (build/kunit/.lock)"
@@ -93,6 +109,7 @@ flock -n 9 || die "another kunit run uses $BD (build/kunit/.lock)"
 # reset the worktree to series + kernel/patches
 reset_tree() {
 	worktree_at "$WT" "$(tgit rev-parse "$BR_SERIES")"
+	[ $SERIES -eq 1 ] && return
 	local tp
 	mapfile -t tp < <(series_patches "$ROOT/kernel/patches")
 	[ ${#tp[@]} -eq 0 ] || tgit -C "$WT" am -q -3 "${tp[@]}" >/dev/null 2>&1 ||
@@ -117,11 +134,10 @@ for m in "${MUTANTS[@]}"; do
 	t0=$SECONDS
 	out=$LOGD/$name.log
 	(cd "$WT" && CCACHE_BASEDIR=$ROOT ./tools/testing/kunit/kunit.py run \
-		--arch=x86_64 --kunitconfig="$ROOT/kunit/cvm.kunitconfig" \
+		--arch=x86_64 --kunitconfig="$KC" \
 		--build_dir="$BD" --jobs="$JOBS" --make_options CC="ccache gcc" \
 		--timeout=300 --qemu_args="${KUNIT_QEMU_ARGS:--cpu max -m 4G -smp 2}" \
-		--kernel_args=cvm_emulate=on --kernel_args=swiotlb=1536 \
-		'swiotlb_cc*') >"$out" 2>&1
+		"${KARGS[@]}" 'swiotlb_cc*') >"$out" 2>&1
 	rc=$?
 	plain=$LOGD/$name.txt
 	sed 's/\x1b\[[0-9;]*m//g' "$out" >"$plain"
