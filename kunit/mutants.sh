@@ -68,9 +68,15 @@ M = {
     "no-zeroing": (
         "memset(*cpu_addr, 0, PAGE_ALIGN(size));",
         "/* mutant: not zeroed */"),
-    "dma-mask": (
-        "if (!phys_addr_ok || phys_addr_ok(dev, phys, size))\n\t\t\t\tgoto found;",
-        "goto found;"),
+    # both checks: each alone covers for the other (chunks are aligned to
+    # their size, so one whose start a device reaches is all in reach)
+    "dma-mask": [(
+        "\t\tif (phys_addr_ok && !phys_addr_ok(dev, chunk->phys, size))\n"
+        "\t\t\tcontinue;\n",
+        "\t\t/* mutant: no reach check of the chunk */\n"), (
+        "\t\tif (!phys_addr_ok || phys_addr_ok(dev, phys, size))\n"
+        "\t\t\tgoto found;",
+        "\t\tgoto found;")],
     "pool-rounding": (
         "\tif (granular) {\n\t\tminslabs = max_t(",
         "\tif (0) {\n\t\tminslabs = max_t("),
@@ -81,11 +87,13 @@ M = {
         "bool blocking = gfpflags_allow_blocking(gfp);",
         "bool blocking = true;"),
 }
-old, new = M[name]
+pairs = M[name] if isinstance(M[name], list) else [M[name]]
 s = open(path).read()
-if s.count(old) != 1:
-    sys.exit("mutation %s: the code to change is not (exactly once) in %s" % (name, path))
-open(path, "w").write(s.replace(old, new))
+for old, new in pairs:
+    if s.count(old) != 1:
+        sys.exit("mutation %s: the code to change is not (exactly once) in %s" % (name, path))
+    s = s.replace(old, new)
+open(path, "w").write(s)
 PY
 }
 
@@ -108,7 +116,7 @@ flock -n 9 || die "another kunit run uses $BD (build/kunit/.lock)"
 
 # reset the worktree to series + kernel/patches
 reset_tree() {
-	worktree_at "$WT" "$(tgit rev-parse "$BR_SERIES")"
+	worktree_at "$WT" "$(tgit rev-parse "${SERIES_REF:-$BR_SERIES}^{commit}")"
 	[ $SERIES -eq 1 ] && return
 	local tp
 	mapfile -t tp < <(series_patches "$ROOT/kernel/patches")

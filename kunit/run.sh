@@ -3,7 +3,7 @@
 # Run the series' KUnit suites with the kernel's own kunit.py.
 #
 # usage: kunit/run.sh [--help] [series|cvm|all] [--filter GLOB]
-#                    [-- KUNIT_PY_ARGS...]
+#                    [--accel auto|kvm|tcg] [-- KUNIT_PY_ARGS...]
 #
 #   series  the series alone (branch 'series', detached worktree
 #           build/src/kunit-series), kunitconfig kunit/series.kunitconfig;
@@ -18,18 +18,22 @@
 #   --filter GLOB   only the tests that kunit.py's filter_glob selects
 #                   (SUITE or SUITE.TEST, with * and ?), e.g.
 #                   kunit/run.sh cvm --filter 'swiotlb_cc.swiotlb_cc_test_frag*'
+#   --accel A       QEMU's accelerator: auto (default: KVM if /dev/kvm runs
+#                   a guest, probed as scripts/harness/run.sh --accel does,
+#                   else TCG), kvm, tcg
 #   -- ARGS         the rest goes to kunit.py run as it is, e.g.
 #                   kunit/run.sh series -- --raw_output=all
 #                   (with --filter or ARGS, the "none may skip" rule still
 #                   holds for what runs)
 #
-# QEMU runs under TCG with -cpu max (the emulated CVM needs RDRAND), 4 GiB
-# and 2 vCPUs (KUNIT_QEMU_ARGS overrides).
+# QEMU runs with -cpu max (the emulated CVM needs RDRAND), 4 GiB and 2 vCPUs
+# (KUNIT_QEMU_ARGS overrides all but -accel).
 # Prints kunit.py's summary and "kunit-RUN: N passed, N failed".
 set -uo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
 WHAT=all
+ACCEL=auto
 PASS=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -38,6 +42,9 @@ while [ $# -gt 0 ]; do
 	--filter)
 		[ $# -ge 2 ] && [ -n "$2" ] || die "--filter needs a glob (see --help)"
 		PASS+=("$2"); shift ;;
+	--accel)
+		[ $# -ge 2 ] || die "--accel needs auto, kvm or tcg (see --help)"
+		ACCEL=$2; shift ;;
 	--) shift; PASS+=("$@"); break ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
@@ -47,6 +54,7 @@ done
 # 4 GiB so that there is memory above 4 GiB (DMA mask tests), 2 vCPUs for
 # the concurrency test.
 QEMU_ARGS=${KUNIT_QEMU_ARGS:--cpu max -m 4G -smp 2}
+QEMU_ARGS="-accel $(qemu_accel "$ACCEL") $QEMU_ARGS" || exit 1
 
 # run_kunit NAME SRC KUNITCONFIG [extra kunit.py args...]
 run_kunit() {
@@ -103,7 +111,7 @@ flock 9 || die "cannot take the lock $BUILD/kunit/.lock"
 rc=0
 if [ "$WHAT" = series ] || [ "$WHAT" = all ]; then
 	wt=$WORKTREES/kunit-series
-	worktree_at "$wt" "$(tgit rev-parse "$BR_SERIES")"
+	worktree_at "$wt" "$(tgit rev-parse "${SERIES_REF:-$BR_SERIES}^{commit}")"
 	run_kunit series "$wt" "$ROOT/kunit/series.kunitconfig" || rc=1
 fi
 if [ "$WHAT" = cvm ] || [ "$WHAT" = all ]; then
@@ -111,7 +119,7 @@ if [ "$WHAT" = cvm ] || [ "$WHAT" = all ]; then
 	# its own so that builds from build/src/test-series and 'make tree'
 	# do not race with this run
 	wt=$WORKTREES/kunit-cvm
-	worktree_at "$wt" "$(tgit rev-parse "$BR_SERIES")"
+	worktree_at "$wt" "$(tgit rev-parse "${SERIES_REF:-$BR_SERIES}^{commit}")"
 	mapfile -t tp < <(series_patches "$ROOT/kernel/patches")
 	if [ ${#tp[@]} -gt 0 ] && ! tgit -C "$wt" am -q -3 "${tp[@]}" >"$BUILD/kunit/cvm-am.log" 2>&1; then
 		cat "$BUILD/kunit/cvm-am.log"

@@ -5,7 +5,9 @@
 # usage: scripts/build-kernel.sh [--help] [--config-only] VARIANT
 #
 #   VARIANT   baseline  source build/src/test-base   (base + kernel/patches)
-#             patched   source build/src/test-series (series + kernel/patches)
+#             patched   source build/src/test-series (SERIES_REF, default
+#                       the series branch, + kernel/patches; both worktrees
+#                       are refreshed first where stale: prepare-tree.sh test)
 #             debug     source build/src/test-series, + configs/debug.config
 #             kunitmod  source build/src/test-series, + configs/kunitmod.config
 #                       (the KUnit suites as modules)
@@ -34,6 +36,11 @@ baseline) SRC=$WORKTREES/$BR_TEST_BASE ;;
 *) SRC=$WORKTREES/$BR_TEST ;;
 esac
 OUTDIR=$KBUILD/$VARIANT
+# one series under test: the worktrees hold SERIES_REF (default: the
+# series branch) + kernel/patches, refreshed here if they do not
+if [ -d "$TREE/.git" ] && [ "${NO_REFRESH:-0}" != 1 ]; then
+	"$ROOT/scripts/prepare-tree.sh" test
+fi
 [ -f "$SRC/Makefile" ] || die "no source tree $SRC: run 'make tree'"
 need_cmd gcc build-essential
 need_cmd flex flex

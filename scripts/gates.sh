@@ -40,6 +40,20 @@ for g in "$@"; do
 	esac
 done
 
+# One series under test: by default the gates check patches/, which must
+# then be the export of the series branch (what make kunit and the kernel
+# builds test), or they refuse and name the fix.
+if [ -z "${PATCHES:-}" ] && [ -d "$TREE/.git" ] &&
+   tgit rev-parse -q --verify "refs/heads/$BR_SERIES" >/dev/null; then
+	fresh=$(mktemp -d)
+	OUT=$fresh "$ROOT/scripts/export-series.sh" --quiet ||
+		die "gates: cannot export the series branch to compare it with patches/"
+	if ! same_patches "$fresh" "$ROOT/patches"; then
+		rm -rf "$fresh"
+		die "gates: patches/ is not the export of the '$BR_SERIES' branch (which make kunit and the kernel builds test): run 'make export' first (or PATCHES=DIR to gate another series)"
+	fi
+	rm -rf "$fresh"
+fi
 PATCHES=${PATCHES:-$ROOT/patches}
 PATCHES=$(cd "$PATCHES" 2>/dev/null && pwd) || die "no series directory ${PATCHES}"
 GB=${GATES_DIR:-$BUILD/gates}

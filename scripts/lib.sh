@@ -140,3 +140,69 @@ same_patches() {
 	diff <(cd "$a" && ls -- *.patch 2>/dev/null) <(cd "$b" && ls -- *.patch 2>/dev/null) >/dev/null &&
 	(cd "$a" && for f in *.patch; do [ -e "$f" ] || continue; cmp -s "$f" "$b/$f" || exit 1; done)
 }
+
+# qemu_accel auto|kvm|tcg [KERNEL]: print the accelerator to use.  auto:
+# kvm if /dev/kvm is there and runs a guest, else tcg.  That is probed
+# under a timeout (a /dev/kvm that hangs must not hang the caller), with
+# -cpu max as the harness and KUnit use it: a one-sector boot image that
+# writes 'K' to the debug port 0xe9 (the answer is kept per host boot in
+# $BUILD/accel-probe), then, with KERNEL, that kernel up to its first
+# console line (on some hosts the first works and Linux hangs).
+# ACCEL_PROBE_TIMEOUT seconds each (default 20).
+qemu_accel() {
+	local want=$1 kernel=${2-} cache=$BUILD/accel-probe boot img got=
+	case "$want" in
+	tcg) echo tcg; return 0 ;;
+	kvm|auto) ;;
+	*) die "--accel: auto, kvm or tcg, not '$want'" ;;
+	esac
+	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+		[ "$want" = kvm ] && die "--accel kvm: no usable /dev/kvm"
+		echo tcg
+		return 0
+	fi
+	boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)
+	mkdir -p "$BUILD"
+	img=$(mktemp "$BUILD/accel-probe.XXXXXX")
+	if [ -f "$cache" ] && [ "$(sed -n 1p "$cache")" = "$boot" ]; then
+		got=$(sed -n 2p "$cache")
+	else
+		# mov al,'K'; out 0xe9,al; cli; hlt; jmp $-1 ... 0x55 0xaa
+		python3 -c 'import sys; b = bytes([0xb0, 0x4b, 0xe6, 0xe9, 0xfa, 0xf4, 0xeb, 0xfd]); sys.stdout.buffer.write(b + bytes(510 - len(b)) + b"\x55\xaa")' >"$img"
+		got=tcg
+		_accel_probe "$img.out" K -drive "file=$img,format=raw,if=ide" \
+			-debugcon "file:$img.out" && got=kvm
+		printf '%s\n%s\n' "$boot" "$got" >"$cache"
+		[ "$got" = kvm ] || warn "KVM probe: /dev/kvm does not run a guest (-cpu max) within ${ACCEL_PROBE_TIMEOUT:-20}s: using TCG (kept in ${cache#"$ROOT"/})"
+	fi
+	if [ "$got" = kvm ] && [ -n "$kernel" ] &&
+	   ! _accel_probe "$img.out" 'Linux version' -kernel "$kernel" \
+		-append "console=ttyS0 panic=-1" -serial "file:$img.out"; then
+		got=tcg
+		warn "KVM probe: $kernel does not reach its console under KVM within ${ACCEL_PROBE_TIMEOUT:-20}s: using TCG"
+	fi
+	rm -f "$img" "$img.out"
+	if [ "$want" = kvm ] && [ "$got" != kvm ]; then
+		die "--accel kvm: /dev/kvm does not run a guest here (probe kept in ${cache#"$ROOT"/}; remove it to probe again)"
+	fi
+	echo "$got"
+}
+
+# _accel_probe OUT TEXT QEMU-ARGS...: does a KVM guest write TEXT to OUT in time?
+_accel_probe() {
+	local out=$1 text=$2 pid i ok=1
+	shift 2
+	: >"$out"
+	"${QEMU:-qemu-system-x86_64}" -accel kvm -cpu max -nodefaults \
+		-display none -no-user-config -no-reboot -m 256 "$@" \
+		</dev/null >/dev/null 2>&1 &
+	pid=$!
+	for i in $(seq 1 $((2 * ${ACCEL_PROBE_TIMEOUT:-20}))); do
+		if grep -q "$text" "$out" 2>/dev/null; then ok=0; break; fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	kill -9 "$pid" 2>/dev/null
+	{ wait "$pid"; } 2>/dev/null
+	return $ok
+}

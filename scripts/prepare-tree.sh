@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Prepare the kernel git tree under build/linux from linux-source-6.12.
 #
-# usage: scripts/prepare-tree.sh [--help] [--force] [base|branches|all]
+# usage: scripts/prepare-tree.sh [--help] [--force] [base|branches|test|all]
 #
 #   base      extract /usr/src/linux-source-6.12.tar.xz (if needed) and make
 #             it a git repository with one deterministic base commit
@@ -12,7 +12,13 @@
 #               test-series  = series + kernel/patches/*.patch
 #             and check out test-base / test-series as worktrees under
 #             build/src/ for the baseline and patched builds
-#   all       both (default)
+#   test      only the two worktrees, where they are stale: test-series =
+#             SERIES_REF (default: the series branch, as it is, committed
+#             or not exported) + kernel/patches, test-base = base +
+#             kernel/patches.  Every kernel build runs this first, so that
+#             builds, harness, bench and stress test the same series as
+#             'make kunit' does
+#   all       base and branches (default)
 #
 # The series branch is only recreated when it holds nothing that is not
 # already in patches/ (compare with 'make export'); --force overrides.
@@ -25,7 +31,7 @@ for a in "$@"; do
 	case "$a" in
 	-h|--help) usage; exit 0 ;;
 	--force) FORCE=1 ;;
-	base|branches|all) WHAT=$a ;;
+	base|branches|test|all) WHAT=$a ;;
 	*) die "unknown argument '$a' (see --help)" ;;
 	esac
 done
@@ -112,6 +118,42 @@ apply_dir() {
 	log "tree: $br = $start + ${#p[@]} patch(es) from ${dir#"$ROOT"/}"
 }
 
+# test_stamp START: what a test worktree built on START holds: START's
+# commit and the kernel/patches
+test_stamp() {
+	printf '%s %s\n' "$(tgit rev-parse "$1^{commit}")" \
+		"$(series_patches "$ROOT/kernel/patches" | xargs -r cat | sha256sum | cut -c1-32)"
+}
+
+# refresh_test BRANCH START: make the worktree of BRANCH START +
+# kernel/patches unless it is already (per its stamp, and its HEAD is where
+# the stamp left it)
+refresh_test() {
+	local br=$1 start=$2 want st=$BUILD/worktree-$1.stamp
+	want="$(test_stamp "$start")"
+	if [ -e "$WORKTREES/$br/.git" ] && [ -f "$st" ] &&
+	   [ "$(sed -n 1p "$st")" = "$want" ] &&
+	   [ "$(sed -n 2p "$st")" = "$(tgit -C "$WORKTREES/$br" rev-parse HEAD)" ] &&
+	   [ -z "$(tgit -C "$WORKTREES/$br" status --porcelain)" ]; then
+		return 0
+	fi
+	mkdir -p "$WORKTREES"
+	[ -e "$WORKTREES/$br/.git" ] || worktree_at "$WORKTREES/$br" "$start"
+	log "tree: ${WORKTREES#"$ROOT"/}/$br is stale: rebuilding it from $start"
+	apply_dir "$WORKTREES/$br" "$br" "$start" "$ROOT/kernel/patches"
+	printf '%s\n%s\n' "$want" "$(tgit -C "$WORKTREES/$br" rev-parse HEAD)" >"$st"
+}
+
+refresh_tests() {
+	[ -d "$TREE/.git" ] || die "no tree: run 'make tree' first"
+	local ref=${SERIES_REF:-$BR_SERIES}
+	mkdir -p "$BUILD" "$WORKTREES"
+	tgit rev-parse -q --verify "$ref^{commit}" >/dev/null ||
+		die "SERIES_REF: '$ref' is no commit of ${TREE#"$ROOT"/}"
+	refresh_test "$BR_TEST_BASE" "$BR_BASE"
+	refresh_test "$BR_TEST" "$(tgit rev-parse "$ref^{commit}")"
+}
+
 # unexported BRANCH DIR [--test]: fail if BRANCH holds work that DIR lacks
 unexported() {
 	local br=$1 dir=$2; shift 2
@@ -166,11 +208,16 @@ make_branches() {
 	apply_dir "$WORKTREES/$BR_TEST_BASE" "$BR_TEST_BASE" "$BR_BASE" "$ROOT/kernel/patches"
 	apply_dir "$WORKTREES/$BR_TEST" "$BR_TEST" "$BR_SERIES" "$ROOT/kernel/patches"
 	echo "$stamp $(branch_heads)" >"$BUILD/branches.stamp"
+	for w in "$BR_TEST_BASE" "$BR_TEST"; do
+		printf '%s\n%s\n' "$(test_stamp "$([ "$w" = "$BR_TEST" ] && echo "$BR_SERIES" || echo "$BR_BASE")")" \
+			"$(tgit -C "$WORKTREES/$w" rev-parse HEAD)" >"$BUILD/worktree-$w.stamp"
+	done
 	log "tree: worktrees $(cd "$WORKTREES" && printf '%s ' *)(development happens on '$BR_SERIES' in ${TREE#"$ROOT"/})"
 }
 
 case $WHAT in
 base) make_base ;;
 branches) make_branches ;;
+test) refresh_tests ;;
 all) make_base; make_branches ;;
 esac

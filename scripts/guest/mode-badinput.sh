@@ -24,15 +24,9 @@ BI_CC=
 BI_KIND=
 
 bi_params() {
-	# the words of the command line, split on purpose
-	# shellcheck disable=SC2013
-	for w in $(cat /proc/cmdline); do
-		case "$w" in
-		harness.expect_nslabs=*) BI_NSLABS=${w#*=} ;;
-		harness.expect_cc=*) BI_CC=${w#*=} ;;
-		harness.bad=*) BI_KIND=${w#*=} ;;
-		esac
-	done
+	BI_NSLABS=$(cmdline_value harness.expect_nslabs "$BI_NSLABS")
+	BI_CC=$(cmdline_value harness.expect_cc "$BI_CC")
+	BI_KIND=$(cmdline_value harness.bad "$BI_KIND")
 }
 
 # the value of parameter $1 on the command line (last one wins), or "unset"

@@ -28,16 +28,10 @@ B_SIZES="4096 65536 262144 1048576 4194304"
 B_TOOLS=/opt/bench
 
 bench_params() {
-	# the words of the command line, split on purpose
-	# shellcheck disable=SC2013
-	for w in $(cat /proc/cmdline); do
-		case "$w" in
-		harness.bench_ms=*) B_MS=${w#*=} ;;
-		harness.bench_map_s=*) B_MAP_S=${w#*=} ;;
-		harness.bench_fio_s=*) B_FIO_S=${w#*=} ;;
-		harness.bench_sizes=*) B_SIZES=$(echo "${w#*=}" | tr ',' ' ') ;;
-		esac
-	done
+	B_MS=$(cmdline_value harness.bench_ms "$B_MS")
+	B_MAP_S=$(cmdline_value harness.bench_map_s "$B_MAP_S")
+	B_FIO_S=$(cmdline_value harness.bench_fio_s "$B_FIO_S")
+	B_SIZES=$(cmdline_value harness.bench_sizes "$B_SIZES" | tr ',' ' ')
 }
 
 # bench_ctr NAME: one counter of the emulated CVM (0 without it)

@@ -10,15 +10,8 @@
 #         overhead_bytes_per_chunk=...
 
 mode_carve_main() {
-	_reps=3 _ms=1000
-	# the words of the command line, split on purpose
-	# shellcheck disable=SC2013
-	for w in $(cat /proc/cmdline); do
-		case "$w" in
-		harness.carve_reps=*) _reps=${w#*=} ;;
-		harness.carve_ms=*) _ms=${w#*=} ;;
-		esac
-	done
+	_reps=$(cmdline_value harness.carve_reps 3)
+	_ms=$(cmdline_value harness.carve_ms 1000)
 	load_module cvm_carve_bench duration_ms="$_ms" || return
 	_r=/sys/kernel/debug/cvm_carve_bench/run
 	_k=1

@@ -33,17 +33,11 @@ CVM=$DBG/cvm_emulate
 TLB=$DBG/swiotlb
 
 st_params() {
-	# the words of the command line, split on purpose
-	# shellcheck disable=SC2013
-	for w in $(cat /proc/cmdline); do
-		case "$w" in
-		harness.stress=*) ST_NAME=${w#*=} ;;
-		harness.stress_s=*) ST_S=${w#*=} ;;
-		harness.stress_ops=*) ST_OPS=${w#*=} ;;
-		harness.fail_every=*) ST_FAIL_EVERY=${w#*=} ;;
-		harness.fail_times=*) ST_FAIL_TIMES=${w#*=} ;;
-		esac
-	done
+	ST_NAME=$(cmdline_value harness.stress "$ST_NAME")
+	ST_S=$(cmdline_value harness.stress_s "$ST_S")
+	ST_OPS=$(cmdline_value harness.stress_ops "$ST_OPS")
+	ST_FAIL_EVERY=$(cmdline_value harness.fail_every "$ST_FAIL_EVERY")
+	ST_FAIL_TIMES=$(cmdline_value harness.fail_times "$ST_FAIL_TIMES")
 }
 
 rd() { cat "$1" 2>/dev/null || echo 0; }

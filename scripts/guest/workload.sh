@@ -30,20 +30,30 @@ H_PASS=0
 H_FAIL=0
 H_SKIP=0
 
-harness_params() {
+# cmdline_value NAME [DEFAULT]: the value of the kernel parameter NAME
+# (NAME=VALUE; the last one wins), or DEFAULT if there is none.  The one
+# parser of the command line for every workload (H_CMDLINE: another file,
+# for the host-side tests).
+cmdline_value() {
+	_cv=${2-}
 	# the words of the command line, split on purpose
 	# shellcheck disable=SC2013
-	for w in $(cat /proc/cmdline); do
-		case "$w" in
-		harness.mode=*) H_MODE=${w#*=} ;;
-		harness.cycles=*) H_CYCLES=${w#*=} ;;
-		harness.io_mb=*) H_IO_MB=${w#*=} ;;
-		harness.net=*) H_NET=${w#*=} ;;
-		harness.loglevel=*) H_LOGLEVEL=${w#*=} ;;
-		harness.stats=*) H_STATS=${w#*=} ;;
-		harness.wait=*) H_WAIT=${w#*=} ;;
+	for _w in $(cat "${H_CMDLINE:-/proc/cmdline}"); do
+		case "$_w" in
+		"$1"=*) _cv=${_w#*=} ;;
 		esac
 	done
+	printf '%s\n' "$_cv"
+}
+
+harness_params() {
+	H_MODE=$(cmdline_value harness.mode "$H_MODE")
+	H_CYCLES=$(cmdline_value harness.cycles "$H_CYCLES")
+	H_IO_MB=$(cmdline_value harness.io_mb "$H_IO_MB")
+	H_NET=$(cmdline_value harness.net "$H_NET")
+	H_LOGLEVEL=$(cmdline_value harness.loglevel "$H_LOGLEVEL")
+	H_STATS=$(cmdline_value harness.stats "$H_STATS")
+	H_WAIT=$(cmdline_value harness.wait "$H_WAIT")
 }
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }

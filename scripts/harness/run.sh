@@ -25,9 +25,23 @@
 #   --timeout S         kill QEMU after S seconds (default 420)
 #   --initrd-extra F    append the initramfs archive F (e.g. fio and its
 #                       libraries for make bench; the default one stays small)
-#   --platform P        tcg (default): TCG + emulated CVM + conversion log;
-#                       tdx | snp: a real confidential guest under KVM
-#                       (UNTESTED on hardware, see Documentation/harness.md)
+#   --platform P        tcg (default): the emulated CVM + conversion log,
+#                       under --accel; tdx | snp: a real confidential guest
+#                       under KVM (UNTESTED on hardware, see
+#                       Documentation/harness.md)
+#   --accel A           auto (default): KVM if /dev/kvm runs a guest (a
+#                       probe under a timeout, kept per host boot in
+#                       build/accel-probe), else TCG; kvm; tcg.  For
+#                       --platform tcg (tdx and snp always use KVM)
+#   --shell             boot the guest with an interactive shell on this
+#                       terminal (harness.mode=shell; no timeout, no
+#                       analysis); 'exit' powers it off.  Ctrl-A x quits QEMU
+#   --exec CMD          run CMD in the guest (sh -c, after the harness set it
+#                       up), print its output, exit with its status (no
+#                       analysis; --timeout applies)
+#   --config FILE       the .config of --kernel, to check it has what the
+#                       harness needs (default: .config of the kernel's
+#                       build directory, if there is one)
 #   --bios PATH         firmware for tdx/snp (default /usr/share/ovmf/OVMF.fd)
 #   --cpu MODEL         -cpu for tdx/snp (default host for tdx, EPYC-v4 for snp)
 #   --qemu PATH         QEMU binary (default qemu-system-x86_64)
@@ -56,6 +70,10 @@ EXTRA=
 TIMEOUT=420
 INITRD_EXTRA=
 PLATFORM=tcg
+ACCEL=auto
+SHELL_MODE=0
+EXEC=
+KCONFIG=
 BIOS=/usr/share/ovmf/OVMF.fd
 CPU=
 QEMU=${QEMU:-qemu-system-x86_64}
@@ -83,6 +101,10 @@ while [ $# -gt 0 ]; do
 	--timeout) need_arg "$@"; TIMEOUT=$2; shift ;;
 	--initrd-extra) need_arg "$@"; INITRD_EXTRA=$2; shift ;;
 	--platform) need_arg "$@"; PLATFORM=$2; shift ;;
+	--accel) need_arg "$@"; ACCEL=$2; shift ;;
+	--shell) SHELL_MODE=1; MODE=shell ;;
+	--exec) need_arg "$@"; EXEC=$2; MODE="exec"; shift ;;
+	--config) need_arg "$@"; KCONFIG=$2; shift ;;
 	--bios) need_arg "$@"; BIOS=$2; shift ;;
 	--cpu) need_arg "$@"; CPU=$2; shift ;;
 	--qemu) need_arg "$@"; QEMU=$2; shift ;;
@@ -107,6 +129,9 @@ full|boot) ;;
 	;;
 esac
 case "$PLATFORM" in tcg|tdx|snp) ;; *) die "--platform: tcg, tdx or snp, not '$PLATFORM'" ;; esac
+case "$ACCEL" in auto|kvm|tcg) ;; *) die "--accel: auto, kvm or tcg, not '$ACCEL'" ;; esac
+[ "$PLATFORM" = tcg ] || [ "$ACCEL" != tcg ] || die "--platform $PLATFORM runs under KVM only, not --accel tcg"
+[ $SHELL_MODE -eq 0 ] || [ -z "$EXEC" ] || die "--shell and --exec: one or the other"
 case "$VARIANT" in ''|*[!A-Za-z0-9._-]*) die "--variant: letters, digits, . _ - only: '$VARIANT'" ;; esac
 
 if [ -z "$LABEL" ]; then
@@ -127,6 +152,8 @@ if [ "$PLATFORM" = tcg ] && [ "$CVM" = on ]; then
 	APPEND+=" $CVM_PARAM"
 fi
 APPEND+=" harness.mode=$MODE harness.cycles=$CYCLES harness.io_mb=$IO_MB"
+# base64: spaces, quotes and '=' survive the kernel command line
+[ -n "$EXEC" ] && APPEND+=" harness.exec=$(printf '%s' "$EXEC" | base64 -w0)"
 [ -n "$SWIOTLB" ] && APPEND+=" swiotlb=$SWIOTLB"
 [ -n "$EXTRA" ] && APPEND+=" $EXTRA"
 
@@ -136,7 +163,13 @@ Q=("$QEMU" -name "cvm-harness-$LABEL" -nodefaults -nographic -no-reboot
    -monitor none -smp "$SMP")
 case $PLATFORM in
 tcg)
-	Q+=(-accel tcg -cpu max -machine q35 -m "$MEM")
+	# --print-cmdline must not boot a probe guest: auto prints as tcg
+	if [ $PRINT -eq 1 ] && [ "$ACCEL" = auto ]; then
+		ACCEL_USED=tcg
+	else
+		ACCEL_USED=$(qemu_accel "$ACCEL" "$([ -f "$KERNEL" ] && echo "$KERNEL")") || exit 1
+	fi
+	Q+=(-accel "$ACCEL_USED" -cpu max -machine q35 -m "$MEM")
 	;;
 tdx)
 	Q+=(-accel kvm -cpu "${CPU:-host}"
@@ -152,8 +185,10 @@ snp)
 	    -m "$MEM" -bios "$BIOS")
 	;;
 esac
+SERIAL="file:$OUT_ABS/console.log"
+[ $SHELL_MODE -eq 1 ] && SERIAL=mon:stdio
 Q+=(-kernel "$KERNEL" -initrd "$OUT_ABS/initrd.cpio.gz" -append "$APPEND"
-    -serial "file:$OUT_ABS/console.log"
+    -serial "$SERIAL"
     # virtio-blk
     -drive "file=$OUT_ABS/disk-blk.img,format=raw,if=none,id=dblk"
     -device "virtio-blk-pci,drive=dblk,serial=cvm-blk,$VIRTIO_OPTS"
@@ -204,6 +239,34 @@ else
 	[ -f "$BIOS" ] || die "--platform $PLATFORM needs firmware: --bios PATH (OVMF with $PLATFORM support)"
 fi
 [ -z "$INITRD_EXTRA" ] || [ -f "$INITRD_EXTRA" ] || die "--initrd-extra: no file '$INITRD_EXTRA'"
+
+# What the harness needs of a kernel (=y): SYMBOL:why
+NEED_CONFIG=(BLK_DEV_INITRD:initramfs RD_GZIP:initramfs DEVTMPFS:/dev
+	PROC_FS:/proc SYSFS:/sys TMPFS:/tmp DEBUG_FS:"the guest counters"
+	BINFMT_SCRIPT:"/init is a script" SERIAL_8250_CONSOLE:console=ttyS0
+	PCI:"the device matrix" VIRTIO_PCI:"the device matrix"
+	VIRTIO_BLK:virtio-blk SCSI_VIRTIO:virtio-scsi BLK_DEV_SD:virtio-scsi
+	BLK_DEV_NVME:nvme VIRTIO_NET:virtio-net HW_RANDOM_VIRTIO:virtio-rng)
+[ "$PLATFORM" = tcg ] && [ "$CVM" = on ] &&
+	NEED_CONFIG+=(CVM_EMULATE:"the emulated CVM (kernel/patches), --cvm on")
+[ "$MODE" = bench ] && NEED_CONFIG+=(DMA_MAP_BENCHMARK:"--mode bench")
+if [ -n "$KCONFIG" ]; then
+	[ -f "$KCONFIG" ] || die "--config: no file '$KCONFIG'"
+elif [ -f "$(dirname "$KERNEL")/../../../.config" ]; then
+	KCONFIG=$(dirname "$KERNEL")/../../../.config
+fi
+if [ -n "$KCONFIG" ]; then
+	missing=()
+	for n in "${NEED_CONFIG[@]}"; do
+		grep -qx "CONFIG_${n%%:*}=y" "$KCONFIG" || missing+=("CONFIG_${n%%:*}=y (${n#*:})")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		printf '  %s\n' "${missing[@]}" >&2
+		die "the kernel's config ($KCONFIG) lacks what the harness needs (above): add it, e.g. with scripts/kconfig/merge_config.sh and configs/guest.config"
+	fi
+else
+	warn "run: no .config for $KERNEL (not in a build directory): its config is not checked; pass --config FILE"
+fi
 "$ROOT/scripts/harness/mkinitramfs.sh" --out "$INITRD"
 # The test-only guest modules (kernel/modules/), built for this kernel
 # when it comes from a build directory, go after the initramfs.
@@ -231,7 +294,16 @@ done
 shquote "${Q[@]}" >"$OUT/qemu-cmdline.txt"
 
 # ---- run ------------------------------------------------------------------
-log "run $LABEL: $(basename "$KERNEL") ($PLATFORM, cvm=$CVM, ${SMP} vCPU, $MEM, cycles=$CYCLES${SWIOTLB:+, swiotlb=$SWIOTLB}) -> ${OUT#"$ROOT"/}"
+if [ $SHELL_MODE -eq 1 ]; then
+	log "run $LABEL: $(basename "$KERNEL") ($PLATFORM, accel=$ACCEL_USED, cvm=$CVM, ${SMP} vCPU, $MEM): interactive shell; 'exit' powers off, Ctrl-A x quits QEMU"
+	set +e
+	"${Q[@]}"
+	qrc=$?
+	set -e
+	log "run $LABEL: QEMU exited (rc=$qrc); conversion log ${OUT#"$ROOT"/}/conv.log"
+	exit $qrc
+fi
+log "run $LABEL: $(basename "$KERNEL") ($PLATFORM, accel=${ACCEL_USED:-kvm}, cvm=$CVM, ${SMP} vCPU, $MEM, cycles=$CYCLES${SWIOTLB:+, swiotlb=$SWIOTLB}) -> ${OUT#"$ROOT"/}"
 EVERY=${HARNESS_PROGRESS_EVERY:-10}
 t0=$(date +%s.%N)
 "${Q[@]}" </dev/null >"$OUT/qemu.log" 2>&1 &
@@ -280,6 +352,14 @@ t1=$(date +%s.%N)
 wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 [ $timed_out -eq 1 ] && warn "run $LABEL: TIMEOUT after ${TIMEOUT}s, QEMU killed"
 log "run $LABEL: QEMU exited (rc=$qrc) after ${wall}s"
+
+if [ -n "$EXEC" ]; then
+	sed -n '/^EXEC BEGIN/,/^EXEC END/p' "$OUT/console.log" | tr -d '\r' | sed '1d;$d'
+	erc=$(tr -d '\r' <"$OUT/console.log" | sed -n 's/^EXEC END rc=\([0-9]*\)$/\1/p' | tail -n1)
+	[ -n "$erc" ] || die "run $LABEL: --exec: the command did not finish (timeout ${TIMEOUT}s?), see ${OUT#"$ROOT"/}/console.log"
+	log "run $LABEL: --exec: exit status $erc (console: ${OUT#"$ROOT"/}/console.log)"
+	exit "$erc"
+fi
 
 # ---- analyse --------------------------------------------------------------
 base=

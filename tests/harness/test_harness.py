@@ -10,6 +10,7 @@ and the guest shell scripts.
 Run through tests/harness/run-tests.sh; the last line is "N passed, N failed".
 """
 import argparse
+import base64
 import gzip
 import hashlib
 import json
@@ -356,16 +357,92 @@ class TestCmdline(unittest.TestCase):
             self.assertIn("usage:", p.stdout, s)
 
     def test_missing_analyzer_is_a_clear_error(self):
-        p = run_sh("--kernel", "/etc/hostname", "--out",
+        p = run_sh("--accel", "tcg", "--kernel", "/etc/hostname", "--out",
                    tempfile.mkdtemp(prefix="cvm-h-"),
                    env={"CONVSTAT": "/nonexistent/convstat"})
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("make convstat", p.stderr)
 
     def test_missing_kernel_is_a_clear_error(self):
-        p = run_sh("--kernel", "/nonexistent/bzImage")
+        p = run_sh("--accel", "tcg", "--kernel", "/nonexistent/bzImage")
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("no kernel", p.stderr)
+
+
+class TestOwnKernel(unittest.TestCase):
+    """--accel, --exec, --shell and the config check of --kernel"""
+
+    def test_accel(self):
+        a = cmdline("--accel", "tcg")
+        self.assertEqual(opt_values(a, "-accel"), ["tcg"])
+        for args, word in ((["--accel", "xen"], "--accel"),
+                           (["--platform", "snp", "--accel", "tcg"], "KVM only")):
+            p = run_sh("--print-cmdline", *args)
+            self.assertNotEqual(p.returncode, 0, args)
+            self.assertIn(word, p.stderr, args)
+
+    def test_exec_and_shell(self):
+        cmd = "echo 'a b' = \"c\"; exit 3"
+        ap = append_of(cmdline("--exec", cmd))
+        self.assertIn("harness.mode=exec", ap)
+        (enc,) = [w.split("=", 1)[1] for w in ap if w.startswith("harness.exec=")]
+        self.assertEqual(base64.b64decode(enc).decode(), cmd)
+        a = cmdline("--shell")
+        self.assertIn("harness.mode=shell", append_of(a))
+        self.assertEqual(opt_values(a, "-serial"), ["mon:stdio"])
+        p = run_sh("--print-cmdline", "--shell", "--exec", "true")
+        self.assertNotEqual(p.returncode, 0)
+
+    def test_config_check(self):
+        d = tempfile.mkdtemp(prefix="cvm-h-")
+        try:
+            k = os.path.join(d, "bzImage")
+            open(k, "w").close()
+            cfg = os.path.join(d, "config")
+            with open(cfg, "w") as f:
+                f.write("CONFIG_BLK_DEV_INITRD=y\nCONFIG_VIRTIO_BLK=m\n")
+            p = run_sh("--accel", "tcg", "--kernel", k, "--config", cfg,
+                       "--out", os.path.join(d, "out"), "--mode", "bench",
+                       env={"CONVSTAT": "/bin/true"})
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("lacks what the harness needs", p.stderr)
+            self.assertIn("CONFIG_VIRTIO_BLK=y (virtio-blk)", p.stderr)
+            self.assertIn("CONFIG_CVM_EMULATE=y", p.stderr)
+            self.assertIn("CONFIG_DMA_MAP_BENCHMARK=y", p.stderr)
+            self.assertNotIn("CONFIG_BLK_DEV_INITRD=y (", p.stderr)
+            self.assertFalse(os.path.exists(os.path.join(d, "out")),
+                             "nothing may be created before the check")
+            p = run_sh("--accel", "tcg", "--kernel", k, "--config",
+                       os.path.join(d, "none"), env={"CONVSTAT": "/bin/true"})
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("--config: no file", p.stderr)
+        finally:
+            shutil.rmtree(d)
+
+
+class TestGuestCmdline(unittest.TestCase):
+    """cmdline_value(), the one parser of the guest's command line"""
+
+    def value(self, line, *args):
+        with tempfile.NamedTemporaryFile("w", suffix=".cmdline") as f:
+            f.write(line + "\n")
+            f.flush()
+            p = subprocess.run(
+                [BUSYBOX, "sh", "-c", '. "$1"; shift; cmdline_value "$@"', "sh",
+                 os.path.join(ROOT, "scripts", "guest", "workload.sh")] + list(args),
+                capture_output=True, text=True, timeout=30,
+                env=dict(os.environ, H_CMDLINE=f.name))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout.rstrip("\n")
+
+    def test_values(self):
+        line = "console=ttyS0 harness.mode=bench harness.x=1 harness.x=2 harness.e= harness.xy=9"
+        self.assertEqual(self.value(line, "harness.mode"), "bench")
+        self.assertEqual(self.value(line, "harness.x", "d"), "2")
+        self.assertEqual(self.value(line, "harness.e", "d"), "")
+        self.assertEqual(self.value(line, "harness.none", "d"), "d")
+        self.assertEqual(self.value(line, "harness.none"), "")
+        self.assertEqual(self.value("harness.exec=YSBi=", "harness.exec"), "YSBi=")
 
 
 class TestConsole(unittest.TestCase):

@@ -385,6 +385,63 @@ t_lint_reports_findings() {
 	[ "$(tail -n1 <<<"$out")" = "lint: 2 passed, 2 failed" ] || fail "last line: $(tail -n1 <<<"$out")"
 }
 
+# One series under test: prepare-tree.sh test rebuilds the worktrees from
+# SERIES_REF (default: the series branch as committed) + kernel/patches
+# when they are stale, and leaves them alone when they are not.
+t_worktrees_follow_series_ref() {
+	local g=(env GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@localhost GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@localhost git -C "$T/tree")
+	mkdir -p root/scripts root/kernel/patches "$T/tree" || fail "mkdir"
+	cp "$REPO/scripts/lib.sh" "$REPO/scripts/prepare-tree.sh" "$REPO/scripts/export-series.sh" root/scripts/
+	cp "$REPO/Makefile" root/
+	git init -q "$T/tree" && "${g[@]}" checkout -q -b base || fail "git init"
+	printf 'hello\n' >"$T/tree/a.txt"; printf 'one\n' >"$T/tree/b.txt"
+	"${g[@]}" add -A && "${g[@]}" commit -q -m base || fail "base commit"
+	"${g[@]}" checkout -q -b series
+	printf 'world\n' >"$T/tree/a.txt"
+	"${g[@]}" commit -q -am 'a: world' || fail "series commit"
+	cat >root/kernel/patches/0001-b-two.patch <<'PATCH'
+From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+From: T <t@localhost>
+Date: Mon, 1 Jan 2024 00:00:00 +0000
+Subject: [PATCH] b: two
+
+---
+ b.txt | 2 +-
+ 1 file changed, 1 insertion(+), 1 deletion(-)
+
+diff --git a/b.txt b/b.txt
+--- a/b.txt
++++ b/b.txt
+@@ -1 +1 @@
+-one
++two
+-- 
+2.39.5
+
+PATCH
+	local run=(env ROOT="$T/root" TREE="$T/tree" BUILD="$T/build" WORKTREES="$T/src" root/scripts/prepare-tree.sh test)
+	out=$("${run[@]}" 2>&1) || fail "first refresh: $out"
+	[ "$(cat src/test-series/a.txt src/test-series/b.txt)" = "world
+two" ] || fail "test-series: $(cat src/test-series/*.txt)"
+	[ "$(cat src/test-base/a.txt src/test-base/b.txt)" = "hello
+two" ] || fail "test-base: $(cat src/test-base/*.txt)"
+	out=$("${run[@]}" 2>&1) || fail "second refresh: $out"
+	! grep -q stale <<<"$out" || fail "refreshed although up to date: $out"
+	# a new commit on series: test-series follows, test-base stays
+	printf 'again\n' >"$T/tree/a.txt"
+	"${g[@]}" commit -q -am 'a: again' || fail "second series commit"
+	out=$("${run[@]}" 2>&1) || fail "third refresh: $out"
+	grep -q 'src/test-series is stale' <<<"$out" && ! grep -q 'test-base is stale' <<<"$out" ||
+		fail "which worktree was refreshed: $out"
+	[ "$(cat src/test-series/a.txt)" = again ] || fail "test-series a: $(cat src/test-series/a.txt)"
+	# SERIES_REF chooses another commit; a bad one is a clear error
+	out=$(SERIES_REF=base "${run[@]}" 2>&1) || fail "SERIES_REF=base: $out"
+	[ "$(cat src/test-series/a.txt src/test-series/b.txt)" = "hello
+two" ] || fail "SERIES_REF=base: $(cat src/test-series/*.txt)"
+	out=$(SERIES_REF=nope "${run[@]}" 2>&1) && fail "SERIES_REF=nope accepted: $out"
+	grep -q "SERIES_REF: 'nope' is no commit" <<<"$out" || fail "SERIES_REF=nope: $out"
+}
+
 for t in $(declare -F | awk '$3 ~ /^t_/ { print substr($3, 3) }'); do
 	run_test "$t"
 done
