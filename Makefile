@@ -35,6 +35,9 @@ tree: deps ## base tree from linux-source-6.12 + branches series/test-base/test-
 export: ## regenerate patches/ from the series branch (format-patch, cover letter)
 	@$(S)/export-series.sh
 
+export-mine: ## the series under your git user.name/user.email, to send it: build/export-mine/ (patches/ keeps the project identity)
+	@$(S)/export-series.sh --as-me
+
 export-test: ## regenerate kernel/patches/ from the test-base branch
 	@$(S)/export-series.sh --test
 

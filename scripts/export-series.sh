@@ -3,11 +3,19 @@
 # Regenerate patches/ (or kernel/patches/) from the kernel tree's branches.
 #
 # usage: scripts/export-series.sh [--help] [--quiet] [--test] [--set-description]
+#                                 [--as-me]
 #
 #   (default)          base..series  -> patches/ : numbered, cover letter from
 #                      the branch description, "[PATCH vN 00/NN]" subjects
 #   --test             base..test-base -> kernel/patches/ (test-only patches,
 #                      no cover letter)
+#   --as-me            the series under your own name, to send it: the
+#                      author (From:) and Signed-off-by of the project
+#                      identity become user.name <user.email> of your git
+#                      configuration (global, then system), into
+#                      build/export-mine/ (OUT= to choose); patches/ keeps
+#                      the project identity, so that every copy of the
+#                      project exports byte-identical patches
 #   --set-description  read the cover letter in patches/ back into the
 #                      description of the series branch (used by 'make tree',
 #                      so that apply + export is a byte-identical round trip)
@@ -19,6 +27,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 QUIET=0
+AS_ME=0
 MODE=series
 for a in "$@"; do
 	case "$a" in
@@ -26,6 +35,7 @@ for a in "$@"; do
 	--quiet) QUIET=1 ;;
 	--test) MODE="test" ;;
 	--set-description) MODE=desc ;;
+	--as-me) AS_ME=1 ;;
 	*) die "unknown argument '$a' (see --help)" ;;
 	esac
 done
@@ -69,6 +79,13 @@ if [ "$MODE" = test ]; then
 	range="$BR_BASE..$BR_TEST_BASE"
 	extra=(--no-numbered)
 else
+	if [ $AS_ME -eq 1 ]; then
+		OUT=${OUT:-$BUILD/export-mine}
+		ME_NAME=$(git config --global user.name || git config --system user.name || true)
+		ME_EMAIL=$(git config --global user.email || git config --system user.email || true)
+		[ -n "$ME_NAME" ] && [ -n "$ME_EMAIL" ] ||
+			die "export --as-me: no user.name and user.email in your git configuration: git config --global user.name 'Your Name'; git config --global user.email you@example.org"
+	fi
 	OUT=${OUT:-$ROOT/patches}
 	range="$BR_BASE..$BR_SERIES"
 	extra=(--numbered --cover-letter --cover-from-description=subject
@@ -110,6 +127,20 @@ PY
 			die "export: cover letter still has the SUBJECT/BLURB placeholders"
 		fi
 	fi
+fi
+if [ $AS_ME -eq 1 ] && [ "$n" -gt 0 ]; then
+	# the identity the commits carry, replaced in From: and Signed-off-by:
+	PROJECT=$(tgit log -1 --format='%an <%ae>' "$BR_SERIES")
+	ME="$ME_NAME <$ME_EMAIL>" PROJECT="$PROJECT" python3 - "$tmp"/*.patch <<'PY'
+import os, sys
+me, project = os.environ["ME"], os.environ["PROJECT"]
+for p in sys.argv[1:]:
+    lines = open(p).read().split("\n")
+    for i, l in enumerate(lines):
+        if l in ("From: " + project, "Signed-off-by: " + project):
+            lines[i] = l.split(": ", 1)[0] + ": " + me
+    open(p, "w").write("\n".join(lines))
+PY
 fi
 # patches/ holds only what format-patch wrote: replace every *.patch
 find "$OUT" -maxdepth 1 -name '*.patch' -delete

@@ -4,12 +4,15 @@
 # by workload.sh for harness.mode=stress (busybox sh, POSIX).
 #
 # Parameters from /proc/cmdline:
-#   harness.stress=NAME   rebind | swiotlb | alloc | pagefail | convfail
+#   harness.stress=NAME   rebind | swiotlb | alloc | pagefail | convfail |
+#                         periodic | fragment | probefail
 #   harness.cycles=N      rebind: unbind/bind cycles of nvme and of virtio-net
 #   harness.stress_s=S    swiotlb, alloc, pagefail, convfail: seconds of load
 #   harness.stress_ops=N  alloc ...: operations bound per stress thread
 #   harness.fail_every=N  convfail: every Nth conversion fails (default 3)
 #   harness.fail_times=N  pagefail: injected page-allocation failures bound
+#   harness.probe_step=B  probefail: bytes of slab budget between two
+#                         failure points of the sweep (default 256)
 #
 # Every scenario ends with the same invariants (CHECK invariant ...):
 #   accounting  shared pages (emulated CVM bitmap) == SWIOTLB pool slabs +
@@ -28,6 +31,7 @@ ST_S=20
 ST_OPS=100000
 ST_FAIL_EVERY=3
 ST_FAIL_TIMES=200
+ST_PROBE_STEP=256
 DBG=/sys/kernel/debug
 CVM=$DBG/cvm_emulate
 TLB=$DBG/swiotlb
@@ -38,6 +42,7 @@ st_params() {
 	ST_OPS=$(cmdline_value harness.stress_ops "$ST_OPS")
 	ST_FAIL_EVERY=$(cmdline_value harness.fail_every "$ST_FAIL_EVERY")
 	ST_FAIL_TIMES=$(cmdline_value harness.fail_times "$ST_FAIL_TIMES")
+	ST_PROBE_STEP=$(cmdline_value harness.probe_step "$ST_PROBE_STEP")
 }
 
 rd() { cat "$1" 2>/dev/null || echo 0; }
@@ -559,11 +564,80 @@ sc_periodic() {
 	invariants load
 }
 
+# virtio_scsi's probe fails at one slab allocation after another, as when
+# a host makes a guest's allocations or virtio_find_vqs() fail (a queue the
+# driver cannot set up): failslab, for the binding task only, with a budget
+# of B, 2B, 3B ... bytes before the failure, until a probe runs through
+# without an injected failure.  Every error path of the probe runs:
+# scsi_host_alloc(), virtscsi_init() with virtio_find_vqs() and the event
+# buffers (v1 of the series dereferenced a NULL virtqueue there),
+# scsi_add_host().  A probe must fail only where a failure was injected,
+# leave nothing shared behind (the invariants), and the bound device then
+# carries data-checked I/O.
+sc_probefail() {
+	_fs=$DBG/failslab
+	_sd=/sys/bus/virtio/drivers/virtio_scsi
+	if [ ! -d $_fs ] || [ ! -e /proc/self/make-it-fail ]; then
+		check stress probefail FAIL reason=no-failslab
+		return
+	fi
+	_v=
+	for _x in "$_sd"/virtio*; do [ -e "$_x" ] && { _v=${_x##*/}; break; }; done
+	if [ -z "$_v" ] || ! echo "$_v" >$_sd/unbind; then
+		check stress probefail FAIL reason=no-virtio_scsi-device
+		return
+	fi
+	echo 0 >$_fs/verbose
+	echo N >$_fs/ignore-gfp-wait
+	echo Y >$_fs/task-filter
+	echo 1 >$_fs/interval
+	echo 100 >$_fs/probability
+	_sp=0 _runs=0 _failed=0 _survived=0 _why=
+	_t0=$(uptime_s)
+	while [ $_runs -lt 2000 ]; do
+		echo $_sp >$_fs/space
+		echo 1 >$_fs/times
+		# only this subshell (the task that binds, and probes) fails
+		( echo 1 >/proc/self/make-it-fail && echo "$_v" >$_sd/bind ) 2>/dev/null
+		_runs=$((_runs + 1))
+		_left=$(cat $_fs/times)
+		if [ -e "$_sd/$_v" ]; then
+			# bound without an injected failure: the sweep is through
+			[ "$_left" = 1 ] && break
+			# a failure the probe could take (bound all the same)
+			_survived=$((_survived + 1))
+			echo "$_v" >$_sd/unbind 2>/dev/null || { _why=unbind; break; }
+		elif [ "$_left" = 1 ]; then
+			_why=probe-failed-without-injection
+			break
+		else
+			_failed=$((_failed + 1))
+		fi
+		_sp=$((_sp + ST_PROBE_STEP))
+	done
+	echo 0 >$_fs/times
+	echo 0 >$_fs/probability
+	_t1=$(uptime_s)
+	[ -e "$_sd/$_v" ] || echo "$_v" >$_sd/bind 2>/dev/null
+	[ -e "$_sd/$_v" ] || _why=${_why:-not-bound-at-the-end}
+	[ $_runs -lt 2000 ] || _why=${_why:-no-end-of-sweep}
+	[ $_failed -gt 0 ] || _why=${_why:-no-failed-probe}
+	_f="runs=$_runs failed_probes=$_failed survived=$_survived budget_bytes=$_sp step=$ST_PROBE_STEP device=$_v t0=$_t0 t1=$_t1"
+	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
+	if [ -z "$_why" ]; then
+		check stress probefail PASS $_f
+	else
+		check stress probefail FAIL $_f reason=$_why
+	fi
+	_d=$(wait_block 'sd*' "$H_WAIT") && io_check "$_d-after-probefail" "$_d" scsi 8 1M
+	invariants load
+}
+
 mode_stress_main() {
 	st_boot
 	st_module || return
 	case "$ST_NAME" in
-	rebind|swiotlb|alloc|pagefail|convfail|periodic|fragment) "sc_$ST_NAME" ;;
+	rebind|swiotlb|alloc|pagefail|convfail|periodic|fragment|probefail) "sc_$ST_NAME" ;;
 	*) check stress "${ST_NAME:-none}" FAIL reason=unknown-scenario; return ;;
 	esac
 	giveback

@@ -442,6 +442,32 @@ two" ] || fail "SERIES_REF=base: $(cat src/test-series/*.txt)"
 	grep -q "SERIES_REF: 'nope' is no commit" <<<"$out" || fail "SERIES_REF=nope: $out"
 }
 
+# export-series.sh --as-me: the series under the user's git identity, in
+# its own directory; without one, a clear error
+t_export_as_me() {
+	local g=(env GIT_AUTHOR_NAME=Proj GIT_AUTHOR_EMAIL=proj@localhost GIT_COMMITTER_NAME=Proj GIT_COMMITTER_EMAIL=proj@localhost git -C "$T/tree")
+	mkdir -p root/scripts home "$T/tree" || fail "mkdir"
+	cp "$REPO/scripts/lib.sh" "$REPO/scripts/export-series.sh" root/scripts/
+	cp "$REPO/Makefile" root/
+	git init -q "$T/tree" && "${g[@]}" checkout -q -b base || fail "git init"
+	printf 'hello\n' >"$T/tree/a.txt"
+	"${g[@]}" add -A && "${g[@]}" commit -q -m base || fail "base commit"
+	"${g[@]}" checkout -q -b series
+	printf 'world\n' >"$T/tree/a.txt"
+	"${g[@]}" commit -q -am "a: world" -m "Signed-off-by: Proj <proj@localhost>" || fail "commit"
+	"${g[@]}" config branch.series.description "$(printf 'a: say world\n\nThe cover letter.')"
+	local run=(env HOME="$T/home" ROOT="$T/root" TREE="$T/tree" BUILD="$T/build" root/scripts/export-series.sh --as-me)
+	out=$("${run[@]}" 2>&1) && fail "exported without an identity: $out"
+	grep -q "no user.name and user.email in your git configuration" <<<"$out" || fail "message: $out"
+	printf '[user]\n\tname = Jane Doe\n\temail = jane@example.org\n' >home/.gitconfig
+	out=$("${run[@]}" 2>&1) || fail "export --as-me: $out"
+	p=$(ls build/export-mine/*0001-*.patch) || fail "no patch in build/export-mine: $out"
+	grep -qx 'From: Jane Doe <jane@example.org>' "$p" &&
+		grep -qx 'Signed-off-by: Jane Doe <jane@example.org>' "$p" &&
+		! grep -q 'proj@localhost' build/export-mine/*.patch || fail "identity: $(grep -h '^From:\|^Signed' build/export-mine/*.patch)"
+	[ ! -d root/patches ] || fail "--as-me wrote patches/"
+}
+
 for t in $(declare -F | awk '$3 ~ /^t_/ { print substr($3, 3) }'); do
 	run_test "$t"
 done
