@@ -566,14 +566,37 @@ sc_periodic() {
 
 # virtio_scsi's probe fails at one slab allocation after another, as when
 # a host makes a guest's allocations or virtio_find_vqs() fail (a queue the
-# driver cannot set up): failslab, for the binding task only, with a budget
-# of B, 2B, 3B ... bytes before the failure, until a probe runs through
-# without an injected failure.  Every error path of the probe runs:
+# driver cannot set up; at least one injected failure must hit inside
+# virtio_find_vqs()): failslab, for the binding task only, with a budget
+# of 0, B, 2B ... bytes before the failure, until a probe binds the device
+# with no failure injected, or with one in the SCSI scan, which goes on
+# without it (where each failure hit: pf_last()).  Every error path of the probe runs:
 # scsi_host_alloc(), virtscsi_init() with virtio_find_vqs() and the event
 # buffers (v1 of the series dereferenced a NULL virtqueue there),
 # scsi_add_host().  A probe must fail only where a failure was injected,
 # leave nothing shared behind (the invariants), and the bound device then
 # carries data-checked I/O.
+# pf_last: where the last injected failure hit, from its stack trace in
+# dmesg: scan (the SCSI scan virtio_scsi starts at the end of its probe),
+# find_vqs (inside virtio_find_vqs()), probe (elsewhere in the probe), or
+# bind (the sysfs write and the driver core before the probe)
+# and the function that allocated (the first frame above the allocator)
+pf_last() {
+	dmesg | awk '/FAULT_INJECTION: forcing a failure/ { b = ""; f = "" }
+		{ b = b "\n" $0 }
+		f == "" && / [a-z_0-9.]+\+0x/ && !/ \? / &&
+		!/dump_stack|should_fail|kmalloc|kmem_cache_alloc|slab_pre_alloc/ {
+			f = $0; sub(/.* /, "", f); sub(/\+0x.*/, "", f)
+		}
+		END {
+			if (b ~ /scsi_scan_host|scsi_probe_and_add_lun|__scsi_scan_target/) w = "scan"
+			else if (b ~ /vp_find_vqs/) w = "find_vqs"
+			else if (b ~ /virtscsi_probe/) w = "probe"
+			else w = "bind"
+			print w, f
+		}'
+}
+
 sc_probefail() {
 	_fs=$DBG/failslab
 	_sd=/sys/bus/virtio/drivers/virtio_scsi
@@ -587,42 +610,64 @@ sc_probefail() {
 		check stress probefail FAIL reason=no-virtio_scsi-device
 		return
 	fi
-	echo 0 >$_fs/verbose
+	# a stack trace per injected failure (not a splat): where it hit
+	echo 2 >$_fs/verbose
 	echo N >$_fs/ignore-gfp-wait
 	echo Y >$_fs/task-filter
 	echo 1 >$_fs/interval
 	echo 100 >$_fs/probability
-	_sp=0 _runs=0 _failed=0 _survived=0 _why=
+	_sp=0 _runs=0 _why='' _step=$ST_PROBE_STEP _prev='' _end=time
+	_n_bind=0 _n_probe=0 _n_fvq=0 _n_ok=0
 	_t0=$(uptime_s)
-	while [ $_runs -lt 2000 ]; do
+	# bounded by harness.stress_s: a bind that survives a failure costs
+	# the unbind of the disk (~20 s on the debug kernel under TCG)
+	_deadline=$((${_t0%.*} + ST_S))
+	while [ $_runs -lt 2000 ] && [ "$(uptime_s | cut -d. -f1)" -lt $_deadline ]; do
 		echo $_sp >$_fs/space
 		echo 1 >$_fs/times
 		# only this subshell (the task that binds, and probes) fails
 		( echo 1 >/proc/self/make-it-fail && echo "$_v" >$_sd/bind ) 2>/dev/null
 		_runs=$((_runs + 1))
 		_left=$(cat $_fs/times)
+		_at=none _site=
+		# shellcheck disable=SC2046 # two words: where, and the function
+		[ "$_left" = 1 ] || set -- $(pf_last)
+		[ "$_left" = 1 ] || { _at=$1; _site=${2:-}; }
+		case $_at in
+		bind) _n_bind=$((_n_bind + 1)) ;;
+		probe) _n_probe=$((_n_probe + 1)) ;;
+		find_vqs) _n_fvq=$((_n_fvq + 1)) ;;
+		esac
 		if [ -e "$_sd/$_v" ]; then
-			# bound without an injected failure: the sweep is through
-			[ "$_left" = 1 ] && break
-			# a failure the probe could take (bound all the same)
-			_survived=$((_survived + 1))
+			# the probe is through: no failure left to inject, or
+			# the next ones hit the SCSI scan, which goes on without
+			case $_at in none|scan) _end=$_at; break ;; esac
+			# a failure the probe can take: bound all the same
+			_n_ok=$((_n_ok + 1))
 			echo "$_v" >$_sd/unbind 2>/dev/null || { _why=unbind; break; }
-		elif [ "$_left" = 1 ]; then
+		elif [ "$_at" = none ]; then
 			_why=probe-failed-without-injection
 			break
-		else
-			_failed=$((_failed + 1))
 		fi
-		_sp=$((_sp + ST_PROBE_STEP))
+		# the same allocation again (a large one): take bigger steps
+		# until the next one, then the base step again
+		if [ -n "$_site" ] && [ "$_site" = "$_prev" ]; then
+			_step=$((_step * 2))
+		else
+			_step=$ST_PROBE_STEP
+		fi
+		_prev=$_site
+		_sp=$((_sp + _step))
 	done
 	echo 0 >$_fs/times
 	echo 0 >$_fs/probability
+	echo 0 >$_fs/verbose
 	_t1=$(uptime_s)
 	[ -e "$_sd/$_v" ] || echo "$_v" >$_sd/bind 2>/dev/null
 	[ -e "$_sd/$_v" ] || _why=${_why:-not-bound-at-the-end}
-	[ $_runs -lt 2000 ] || _why=${_why:-no-end-of-sweep}
-	[ $_failed -gt 0 ] || _why=${_why:-no-failed-probe}
-	_f="runs=$_runs failed_probes=$_failed survived=$_survived budget_bytes=$_sp step=$ST_PROBE_STEP device=$_v t0=$_t0 t1=$_t1"
+	[ $_n_probe -gt 0 ] || _why=${_why:-no-failure-in-the-probe}
+	[ $_n_fvq -gt 0 ] || _why=${_why:-no-failure-in-find_vqs}
+	_f="runs=$_runs end=$_end in_bind=$_n_bind in_probe=$_n_probe in_find_vqs=$_n_fvq survived=$_n_ok budget_bytes=$_sp step=$ST_PROBE_STEP device=$_v t0=$_t0 t1=$_t1"
 	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
 	if [ -z "$_why" ]; then
 		check stress probefail PASS $_f
