@@ -566,23 +566,26 @@ sc_periodic() {
 
 # virtio_scsi's probe fails at one slab allocation after another, as when
 # a host makes a guest's allocations or virtio_find_vqs() fail (a queue the
-# driver cannot set up; at least one injected failure must hit inside
-# virtio_find_vqs()): failslab, for the binding task only, with a budget
-# of 0, B, 2B ... bytes before the failure, until a probe binds the device
-# with no failure injected, or with one in the SCSI scan, which goes on
-# without it (where each failure hit: pf_last()).  Every error path of the probe runs:
-# scsi_host_alloc(), virtscsi_init() with virtio_find_vqs() and the event
-# buffers (v1 of the series dereferenced a NULL virtqueue there),
-# scsi_add_host().  A probe must fail only where a failure was injected,
-# leave nothing shared behind (the invariants), and the bound device then
-# carries data-checked I/O.
-# pf_last: where the last injected failure hit, from its stack trace in
-# dmesg: scan (the SCSI scan virtio_scsi starts at the end of its probe),
-# find_vqs (inside virtio_find_vqs()), probe (elsewhere in the probe), or
-# bind (the sysfs write and the driver core before the probe)
-# and the function that allocated (the first frame above the allocator)
-pf_last() {
-	dmesg | awk '/FAULT_INJECTION: forcing a failure/ { b = ""; f = "" }
+# driver cannot set up): failslab, for the binding task only, fails the
+# first allocation after a budget of 0, B, 2B ... bytes (the step doubles while
+# the first failure hits the same allocation), until a bind gets through
+# with no failure, or with the first one in the SCSI scan, which goes on
+# without it.  Every error path of the probe runs: scsi_host_alloc(),
+# virtscsi_init() with virtio_find_vqs() failing (with pci=nomsi, INTx is
+# its only way) and virtscsi_remove_vqs() without an event virtqueue (v1
+# of the series dereferenced it), scsi_add_host().  A
+# probe must fail only where a failure was injected, leave nothing shared
+# behind (the invariants), and the bound device then carries data-checked
+# I/O.
+
+# pf_first: where the first report on stdin (failslab, verbose=2) hit,
+# from its stack trace: scan (the SCSI scan virtio_scsi starts at the end
+# of its probe), find_vqs (inside virtio_find_vqs()), probe (elsewhere in
+# the probe), or bind (the sysfs write and the driver core before the
+# probe); and the function that allocated (the first frame above the
+# allocator)
+pf_first() {
+	awk '/FAULT_INJECTION: forcing a failure/ { if (++k > 1) exit; b = ""; f = "" }
 		{ b = b "\n" $0 }
 		f == "" && / [a-z_0-9.]+\+0x/ && !/ \? / &&
 		!/dump_stack|should_fail|kmalloc|kmem_cache_alloc|slab_pre_alloc/ {
@@ -619,30 +622,42 @@ sc_probefail() {
 	_sp=0 _runs=0 _why='' _step=$ST_PROBE_STEP _prev='' _end=time
 	_n_bind=0 _n_probe=0 _n_fvq=0 _n_ok=0
 	_t0=$(uptime_s)
-	# bounded by harness.stress_s: a bind that survives a failure costs
-	# the unbind of the disk (~20 s on the debug kernel under TCG)
+	# bounded by harness.stress_s: a bind that gets through costs the
+	# unbind of the disk (~20 s on the debug kernel under TCG)
 	_deadline=$((${_t0%.*} + ST_S))
 	while [ $_runs -lt 2000 ] && [ "$(uptime_s | cut -d. -f1)" -lt $_deadline ]; do
+		# this bind's reports only, its first one at the start
+		dmesg -c >/dev/null
 		echo $_sp >$_fs/space
+		# one failure: the first allocation beyond the budget (the
+		# guest boots with pci=nomsi, so virtio_find_vqs() has no
+		# fallback left when it fails, and its error path runs)
 		echo 1 >$_fs/times
 		# only this subshell (the task that binds, and probes) fails
 		( echo 1 >/proc/self/make-it-fail && echo "$_v" >$_sd/bind ) 2>/dev/null
-		_runs=$((_runs + 1))
 		_left=$(cat $_fs/times)
+		echo 0 >$_fs/times
+		_runs=$((_runs + 1))
 		_at=none _site=
-		# shellcheck disable=SC2046 # two words: where, and the function
-		[ "$_left" = 1 ] || set -- $(pf_last)
-		[ "$_left" = 1 ] || { _at=$1; _site=${2:-}; }
-		case $_at in
-		bind) _n_bind=$((_n_bind + 1)) ;;
-		probe) _n_probe=$((_n_probe + 1)) ;;
-		find_vqs) _n_fvq=$((_n_fvq + 1)) ;;
-		esac
+		if [ "$_left" = 0 ]; then
+			# shellcheck disable=SC2046 # two words: where, and the function
+			set -- $(dmesg | pf_first)
+			_at=$1 _site=${2:-}
+		fi
+		# probes that failed, by where: find_vqs is virtio_find_vqs()
+		# failing, and virtscsi_remove_vqs() without an event queue
+		if [ ! -e "$_sd/$_v" ]; then
+			case $_at in
+			bind) _n_bind=$((_n_bind + 1)) ;;
+			probe) _n_probe=$((_n_probe + 1)) ;;
+			find_vqs) _n_fvq=$((_n_fvq + 1)) ;;
+			esac
+		fi
 		if [ -e "$_sd/$_v" ]; then
 			# the probe is through: no failure left to inject, or
 			# the next ones hit the SCSI scan, which goes on without
 			case $_at in none|scan) _end=$_at; break ;; esac
-			# a failure the probe can take: bound all the same
+			# failures the probe can take: bound all the same
 			_n_ok=$((_n_ok + 1))
 			echo "$_v" >$_sd/unbind 2>/dev/null || { _why=unbind; break; }
 		elif [ "$_at" = none ]; then

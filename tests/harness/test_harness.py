@@ -1628,13 +1628,29 @@ class TestStress(unittest.TestCase):
         p = subprocess.run([STRESS, "--list"], capture_output=True, text=True)
         self.assertEqual(p.stdout.split(), ["rebind", "swiotlb", "alloc",
                                             "pagefail", "fragment", "convfail",
-                                            "periodic", "badinput"])
+                                            "periodic", "probefail", "badinput"])
         p = subprocess.run([STRESS, "--scenario", "bogus", "--no-build"],
                            capture_output=True, text=True)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("unknown scenario 'bogus'", p.stderr)
         p = subprocess.run([STRESS, "--help"], capture_output=True, text=True)
         self.assertIn("--reduced", p.stdout)
+
+    def test_summary_probefail(self):
+        d, s = stress_run_dir(self.tmp, INV + [
+            "CHECK stress probefail PASS runs=48 end=time in_bind=5 in_probe=13 "
+            "in_find_vqs=15 survived=15 budget_bytes=46080 step=256 device=virtio1",
+            "CHECK io sda-after-probefail PASS disk=scsi dev=sda offset=0 bytes=8"])
+        p = self.summ("probefail", d)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("inside virtio_find_vqs() 15 (its error path)", p.stdout)
+        # without the I/O check after the sweep: a failure
+        d, s = stress_run_dir(self.tmp, INV + [
+            "CHECK stress probefail PASS runs=1 end=none in_bind=0 in_probe=1 "
+            "in_find_vqs=1 survived=0 budget_bytes=0 step=256 device=virtio1"])
+        p = self.summ("probefail", d)
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        self.assertIn("io sda-after-probefail", p.stdout)
 
     def test_summary_pass_and_figures(self):
         d, s = stress_run_dir(self.tmp, INV + [
