@@ -385,20 +385,31 @@ t_lint_reports_findings() {
 	[ "$(tail -n1 <<<"$out")" = "lint: 2 passed, 2 failed" ] || fail "last line: $(tail -n1 <<<"$out")"
 }
 
+# tg ARGS...: git in $T/tree as "Proj <proj@localhost>"
+tg() {
+	GIT_AUTHOR_NAME=Proj GIT_AUTHOR_EMAIL=proj@localhost GIT_COMMITTER_NAME=Proj \
+	GIT_COMMITTER_EMAIL=proj@localhost git -C "$T/tree" "$@"
+}
+
+# two_branch_tree: root/ with the tree scripts, and $T/tree with branch base
+# (a.txt hello, b.txt one) and branch series (one commit: a.txt world)
+two_branch_tree() {
+	mkdir -p root/scripts root/kernel/patches "$T/tree" || fail "mkdir"
+	cp "$REPO/scripts/lib.sh" "$REPO/scripts/prepare-tree.sh" "$REPO/scripts/export-series.sh" root/scripts/
+	cp "$REPO/Makefile" root/
+	git init -q "$T/tree" && tg checkout -q -b base || fail "git init"
+	printf 'hello\n' >"$T/tree/a.txt"; printf 'one\n' >"$T/tree/b.txt"
+	tg add -A && tg commit -q -m base || fail "base commit"
+	tg checkout -q -b series
+	printf 'world\n' >"$T/tree/a.txt"
+	tg commit -q -am 'a: world' -m 'Signed-off-by: Proj <proj@localhost>' || fail "series commit"
+}
+
 # One series under test: prepare-tree.sh test rebuilds the worktrees from
 # SERIES_REF (default: the series branch as committed) + kernel/patches
 # when they are stale, and leaves them alone when they are not.
 t_worktrees_follow_series_ref() {
-	local g=(env GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@localhost GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@localhost git -C "$T/tree")
-	mkdir -p root/scripts root/kernel/patches "$T/tree" || fail "mkdir"
-	cp "$REPO/scripts/lib.sh" "$REPO/scripts/prepare-tree.sh" "$REPO/scripts/export-series.sh" root/scripts/
-	cp "$REPO/Makefile" root/
-	git init -q "$T/tree" && "${g[@]}" checkout -q -b base || fail "git init"
-	printf 'hello\n' >"$T/tree/a.txt"; printf 'one\n' >"$T/tree/b.txt"
-	"${g[@]}" add -A && "${g[@]}" commit -q -m base || fail "base commit"
-	"${g[@]}" checkout -q -b series
-	printf 'world\n' >"$T/tree/a.txt"
-	"${g[@]}" commit -q -am 'a: world' || fail "series commit"
+	two_branch_tree
 	cat >root/kernel/patches/0001-b-two.patch <<'PATCH'
 From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
 From: T <t@localhost>
@@ -429,7 +440,7 @@ two" ] || fail "test-base: $(cat src/test-base/*.txt)"
 	! grep -q stale <<<"$out" || fail "refreshed although up to date: $out"
 	# a new commit on series: test-series follows, test-base stays
 	printf 'again\n' >"$T/tree/a.txt"
-	"${g[@]}" commit -q -am 'a: again' || fail "second series commit"
+	tg commit -q -am 'a: again' || fail "second series commit"
 	out=$("${run[@]}" 2>&1) || fail "third refresh: $out"
 	grep -q 'src/test-series is stale' <<<"$out" && ! grep -q 'test-base is stale' <<<"$out" ||
 		fail "which worktree was refreshed: $out"
@@ -445,17 +456,9 @@ two" ] || fail "SERIES_REF=base: $(cat src/test-series/*.txt)"
 # export-series.sh --as-me: the series under the user's git identity, in
 # its own directory; without one, a clear error
 t_export_as_me() {
-	local g=(env GIT_AUTHOR_NAME=Proj GIT_AUTHOR_EMAIL=proj@localhost GIT_COMMITTER_NAME=Proj GIT_COMMITTER_EMAIL=proj@localhost git -C "$T/tree")
-	mkdir -p root/scripts home "$T/tree" || fail "mkdir"
-	cp "$REPO/scripts/lib.sh" "$REPO/scripts/export-series.sh" root/scripts/
-	cp "$REPO/Makefile" root/
-	git init -q "$T/tree" && "${g[@]}" checkout -q -b base || fail "git init"
-	printf 'hello\n' >"$T/tree/a.txt"
-	"${g[@]}" add -A && "${g[@]}" commit -q -m base || fail "base commit"
-	"${g[@]}" checkout -q -b series
-	printf 'world\n' >"$T/tree/a.txt"
-	"${g[@]}" commit -q -am "a: world" -m "Signed-off-by: Proj <proj@localhost>" || fail "commit"
-	"${g[@]}" config branch.series.description "$(printf 'a: say world\n\nThe cover letter.')"
+	two_branch_tree
+	mkdir -p home
+	tg config branch.series.description "$(printf 'a: say world\n\nThe cover letter.')"
 	local run=(env HOME="$T/home" ROOT="$T/root" TREE="$T/tree" BUILD="$T/build" root/scripts/export-series.sh --as-me)
 	out=$("${run[@]}" 2>&1) && fail "exported without an identity: $out"
 	grep -q "no user.name and user.email in your git configuration" <<<"$out" || fail "message: $out"
