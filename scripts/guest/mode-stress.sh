@@ -277,13 +277,15 @@ stress_once() {
 	# the result is "name value ..." words: split them on purpose
 	# shellcheck disable=SC2046
 	set -- $(tr '\n' ' ' <$DBG/cvm_dma_stress/run)
-	_f='' _qa=0 _qe=1 _qnk=''
+	_f='' _qa=0 _qe=1 _qnk='' _qdev=0 _qlow=0
 	while [ $# -ge 2 ]; do
 		_f="$_f $1=$2"
 		case $1 in
 		errors) _qe=$2 ;;
 		allocs) _qa=$2 ;;
 		nomem_kernel) _qnk=$2 ;;
+		devices) _qdev=$2 ;;
+		low_mask_allocs) _qlow=$2 ;;
 		esac
 		shift 2
 	done
@@ -442,8 +444,9 @@ sc_pagefail() {
 # no free order-9 block (fail_page_alloc: every allocation of order >= 9
 # fails, as on a guest whose memory is fragmented) while the module
 # allocates buffers below 2 MiB from its devices (64-, 32- and, where the
-# kernel supports the mask, 30-bit): once
-# the chunks are full, new chunks come from the CMA reserve (cma_alloc()
+# kernel has ZONE_DMA, 30-bit, which must then have been served): once
+# the chunks are full (the host side boots with a 2 MiB boot chunk), new
+# chunks come from the CMA reserve (cma_alloc()
 # does not go through the page allocator's fault injection), so every
 # blocking allocation succeeds and no conversion is smaller than 2 MiB
 # (x86/cc_conversion/misaligned); the reserve must have served
@@ -465,11 +468,16 @@ sc_fragment() {
 	_m1=$(rd $_cc/misaligned) _c1=$(rd $_cc/calls) _g1=$(rd $TLB/cc_grow)
 	_r1=$(rd $TLB/cc_grow_reserve)
 	_nk=$_qnk _mis=$((_m1 - _m0)) _res=$((_r1 - _r0))
-	_f="nomem_kernel=${_nk:-?} calls=$((_c1 - _c0)) misaligned=$_mis cc_grow=$((_g1 - _g0)) cc_grow_reserve=$_res cc_reserve=$(rd $TLB/cc_reserve) cc_peak=$(rd $TLB/cc_peak) cc_bytes=$(rd $TLB/cc_bytes)"
+	_zdma=0
+	grep -q 'zone  *DMA$' /proc/zoneinfo && _zdma=1
+	_f="zone_dma=$_zdma devices=$_qdev low_mask_allocs=$_qlow nomem_kernel=${_nk:-?} calls=$((_c1 - _c0)) misaligned=$_mis cc_grow=$((_g1 - _g0)) cc_grow_reserve=$_res cc_reserve=$(rd $TLB/cc_reserve) cc_peak=$(rd $TLB/cc_peak) cc_bytes=$(rd $TLB/cc_bytes)"
 	_why=
 	[ "${_nk:-1}" -eq 0 ] || _why=blocking-allocation-failed
 	[ "$_mis" -eq 0 ] || _why=${_why:+$_why,}conversion-below-2M
 	[ "$_res" -gt 0 ] || _why=${_why:+$_why,}reserve-not-used
+	if [ $_zdma -eq 1 ]; then
+		[ "$_qdev" -eq 3 ] && [ "$_qlow" -gt 0 ] || _why=${_why:+$_why,}no-30-bit-allocations
+	fi
 	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
 	if [ -z "$_why" ]; then
 		check stress fragment PASS $_f

@@ -39,11 +39,12 @@
 #             (full 40 s, reduced 12 s)
 #   fragment  fail_page_alloc fails every allocation of order >= 9 (no
 #             free 2 MiB block, as in fragmented memory) while the module
-#             allocates buffers below 2 MiB for its 64- and 32-bit devices
-#             (and 30-bit where the kernel supports that mask; the harness
-#             guests have no ZONE_DMA, KUnit covers it): every blocking
-#             allocation must succeed, from chunks of the CMA reserve, with
-#             no conversion below 2 MiB
+#             allocates buffers below 2 MiB for its 64-, 32- and 30-bit
+#             devices (the debug kernel has ZONE_DMA; the 30-bit device
+#             must be served where the kernel has it), with a 2 MiB boot
+#             chunk (swiotlb_cc=2M) so that the chunks must grow: every
+#             blocking allocation must succeed, from chunks of the CMA
+#             reserve, with no conversion below 2 MiB
 #             (full 60 s, reduced 12 s)
 #   periodic  kernel/modules/cvm_dma_stress, one thread: a few MiB of
 #             coherent memory allocated, held and freed every 2 s; no
@@ -307,7 +308,7 @@ for s in "${SC[@]}"; do
 			--extra-append "harness.stress=convfail harness.stress_s=$S_CF harness.fail_every=3 $STATS" ;;
 	fragment)
 		one_run fragment stress --mode stress --cycles 0 --timeout $((300 + S_FR * 3)) \
-			--extra-append "harness.stress=fragment harness.stress_s=$S_FR $STATS" ;;
+			--extra-append "swiotlb_cc=2M harness.stress=fragment harness.stress_s=$S_FR $STATS" ;;
 	periodic)
 		one_run periodic stress --mode stress --cycles 0 --timeout $((300 + S_PER * 3)) \
 			--extra-append "harness.stress=periodic harness.stress_s=$S_PER $STATS" ;;

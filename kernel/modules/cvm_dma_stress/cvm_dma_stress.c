@@ -31,8 +31,11 @@
  *
  *	ops allocs frees bytes irq_allocs irq_bytes nomem_kernel nomem_atomic
  *	nomem_irq hardirq_checked errors zero_err align_err mask_err
- *	shared_err pattern_err ms
+ *	shared_err pattern_err low_mask_allocs errors ms devices min_mask_bits
  *
+ * low_mask_allocs counts the buffers (process and hard-IRQ context) of a
+ * device whose mask is below 32 bits; devices and min_mask_bits say which
+ * devices the module has.
  * errors is the sum of the *_err counters and must be 0; nomem_* are
  * allocations that failed (expected when shared memory must grow for an
  * atomic caller, or under fault injection).
@@ -99,11 +102,13 @@ MODULE_PARM_DESC(check_shared, "check every page with the emulated CVM");
 
 enum { C_OPS, C_ALLOCS, C_FREES, C_BYTES, C_IRQ_ALLOCS, C_IRQ_BYTES,
 	C_NOMEM_KERNEL, C_NOMEM_ATOMIC, C_NOMEM_IRQ, C_HARDIRQ, C_ZERO_ERR,
-	C_ALIGN_ERR, C_MASK_ERR, C_SHARED_ERR, C_PATTERN_ERR, C_NR };
+	C_ALIGN_ERR, C_MASK_ERR, C_SHARED_ERR, C_PATTERN_ERR, C_LOW_ALLOCS,
+	C_NR };
 static const char * const cnames[C_NR] = {
 	"ops", "allocs", "frees", "bytes", "irq_allocs", "irq_bytes",
 	"nomem_kernel", "nomem_atomic", "nomem_irq", "hardirq_checked",
 	"zero_err", "align_err", "mask_err", "shared_err", "pattern_err",
+	"low_mask_allocs",
 };
 
 struct sbuf {
@@ -259,6 +264,8 @@ static bool alloc_buf(struct sbuf *b, struct device *dev, size_t size,
 		return true;
 	}
 	pattern(b, true);
+	if (dev->coherent_dma_mask < DMA_BIT_MASK(32))
+		count(C_LOW_ALLOCS, 1);
 	return true;
 }
 
@@ -405,7 +412,8 @@ static int run_show(struct seq_file *m, void *v)
 	}
 	for (i = 0; i < C_NR; i++)
 		seq_printf(m, "%s %lld\n", cnames[i], atomic64_read(&cnt[i]));
-	seq_printf(m, "errors %llu\nms %u\n", errors(), last_ms);
+	seq_printf(m, "errors %llu\nms %u\ndevices %u\nmin_mask_bits %u\n",
+		   errors(), last_ms, npdev, pdev_bits[npdev - 1]);
 	return 0;
 }
 
