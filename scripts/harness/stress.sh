@@ -46,9 +46,11 @@
 #             blocking allocation must succeed, from chunks of the CMA
 #             reserve, with no conversion below 2 MiB
 #             (full 60 s, reduced 12 s)
-#   periodic  kernel/modules/cvm_dma_stress, one thread: a few MiB of
+#   periodic  kernel/modules/cvm_dma_stress, one thread, its 64- and
+#             32-bit devices: a few MiB of
 #             coherent memory allocated, held and freed every 2 s; no
-#             conversion after the first round (full 300 s, reduced 20 s)
+#             conversion at all with the default boot chunk, none after
+#             the first round with swiotlb_cc= (full 300 s, reduced 20 s)
 #   probefail virtio_scsi's probe fails at one slab allocation after
 #             another (failslab for the binding task, pci=nomsi: the first
 #             allocation after a budget of 256 B more each time, doubled while the

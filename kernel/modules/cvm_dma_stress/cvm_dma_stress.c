@@ -35,7 +35,8 @@
  *
  * low_mask_allocs counts the buffers (process and hard-IRQ context) of a
  * device whose mask is below 32 bits; devices and min_mask_bits say which
- * devices the module has.
+ * devices the run used (all the module has, or those with a mask of at
+ * least the min_mask_bits parameter).
  * errors is the sum of the *_err counters and must be 0; nomem_* are
  * allocations that failed (expected when shared memory must grow for an
  * atomic caller, or under fault injection).
@@ -94,6 +95,9 @@ MODULE_PARM_DESC(seed, "random seed");
 static bool check_shared = true;
 module_param(check_shared, bool, 0644);
 MODULE_PARM_DESC(check_shared, "check every page with the emulated CVM");
+static unsigned int min_mask_bits;
+module_param(min_mask_bits, uint, 0644);
+MODULE_PARM_DESC(min_mask_bits, "use only the devices with a mask of at least this many bits (0: all)");
 
 #define STRESS_MAX_SLOTS	32
 #define STRESS_IRQ_SLOTS	4
@@ -137,6 +141,8 @@ static struct platform_device *pdev[3];
 static const unsigned int pdev_bits[ARRAY_SIZE(pdev)] = { 64, 32, 30 };
 /* Devices in use: the 30-bit one only if its mask is supported */
 static unsigned int npdev;
+/* Devices of this run: the first nuse (masks of min_mask_bits or more) */
+static unsigned int nuse;
 static struct dentry *dir;
 static DEFINE_MUTEX(run_lock);
 static atomic64_t cnt[C_NR];
@@ -283,7 +289,7 @@ static enum hrtimer_restart irq_fn(struct hrtimer *timer)
 		if (atomic_read(&t->irq_full[i]))
 			continue;
 		b = &t->irq_buf[i];
-		if (!alloc_buf(b, &pdev[prandom_u32_state(&t->irq_rnd) % npdev]->dev,
+		if (!alloc_buf(b, &pdev[prandom_u32_state(&t->irq_rnd) % nuse]->dev,
 			       rnd_size(&t->irq_rnd, irq_max_size), GFP_ATOMIC,
 			       0x80000000u | prandom_u32_state(&t->irq_rnd))) {
 			count(C_NOMEM_IRQ, 1);
@@ -332,7 +338,7 @@ static int thread_fn(void *data)
 		} else {
 			gfp = prandom_u32_state(&t->rnd) % 4 ? GFP_KERNEL :
 			      GFP_ATOMIC;
-			if (!alloc_buf(b, &pdev[prandom_u32_state(&t->rnd) % npdev]->dev,
+			if (!alloc_buf(b, &pdev[prandom_u32_state(&t->rnd) % nuse]->dev,
 				       rnd_size(&t->rnd, max_size), gfp,
 				       t->next_tag++)) {
 				count(gfp == GFP_KERNEL ? C_NOMEM_KERNEL :
@@ -364,6 +370,10 @@ static int stress_run(void)
 	unsigned long t0;
 
 	n = min_t(unsigned int, n, STRESS_MAX_THREADS);
+	for (nuse = 0; nuse < npdev && pdev_bits[nuse] >= min_mask_bits; nuse++)
+		;
+	if (!nuse)
+		return -EINVAL;
 	t = kvcalloc(n, sizeof(*t), GFP_KERNEL);
 	if (!t)
 		return -ENOMEM;
@@ -413,7 +423,7 @@ static int run_show(struct seq_file *m, void *v)
 	for (i = 0; i < C_NR; i++)
 		seq_printf(m, "%s %lld\n", cnames[i], atomic64_read(&cnt[i]));
 	seq_printf(m, "errors %llu\nms %u\ndevices %u\nmin_mask_bits %u\n",
-		   errors(), last_ms, npdev, pdev_bits[npdev - 1]);
+		   errors(), last_ms, nuse, pdev_bits[nuse - 1]);
 	return 0;
 }
 
