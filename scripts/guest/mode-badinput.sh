@@ -11,7 +11,9 @@
 #   harness.bad=KIND          malformed | negative | empty | overflow | huge
 # Expected: swiotlb_cc= and cc_conversion_align= always print a line naming
 # the parameter and keep the default (huge, a valid size beyond RAM: a
-# line naming it and a boot chunk no larger than asked).  swiotlb= is the
+# line naming it and a boot chunk no larger than asked).  The default boot
+# chunk is a share of the SWIOTLB boot pool unless swiotlb= gives the
+# pool's size (overflow: digits), then 2 MiB.  swiotlb= is the
 # upstream parser, which ignores what it cannot read without a word: the
 # default must stay (malformed, negative, empty); a huge or overflowing
 # number must give the series' "adjusted A -> B slabs" line.
@@ -70,6 +72,7 @@ mode_badinput_main() {
 	if [ "$BI_KIND" = huge ]; then
 		[ "$_m" != none ] && _ok=1
 	else
+		[ "$BI_KIND" = overflow ] && BI_CC=2097152
 		[ "$_cc" = "${BI_CC:-x}" ] && [ "$_m" != none ] && _ok=1
 	fi
 	if [ $_ok = 1 ]; then

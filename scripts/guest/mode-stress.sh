@@ -568,12 +568,13 @@ sc_periodic() {
 	done
 	_c2=$(rd $_cc/calls) _g2=$(rd $TLB/cc_grow)
 	_f="periods=$_n first_calls=$((_c1 - _c0)) first_grow=$((_g1 - _g0)) later_calls=$((_c2 - _c1)) later_grow=$((_g2 - _g1)) later_allocs=$_alloc later_errors=$_err cc_bytes=$(rd $TLB/cc_bytes) cc_idle=$(rd $TLB/cc_idle)"
-	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
-	# first round: 0 unless swiotlb_cc= made the boot chunk smaller
+	# first round: 0 unless swiotlb_cc= or swiotlb=<slabs> made the boot
+	# chunk smaller than the default
 	_first_ok=1
-	if ! grep -q 'swiotlb_cc=' /proc/cmdline && [ $((_c1 - _c0)) -ne 0 ]; then
+	if ! grep -qE 'swiotlb_cc=|swiotlb=[0-9]' /proc/cmdline && [ $((_c1 - _c0)) -ne 0 ]; then
 		_first_ok=0
 	fi
+	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
 	if [ $((_c2 - _c1)) -eq 0 ] && [ $_first_ok -eq 1 ] && [ "$_err" -eq 0 ] && [ "$_alloc" -gt 0 ] && [ "$_n" -gt 0 ]; then
 		check stress periodic PASS $_f
 	else
