@@ -13,7 +13,7 @@
 # the parameter and keep the default (huge, a valid size beyond RAM: a
 # line naming it and a boot chunk no larger than asked).  The default boot
 # chunk is a share of the SWIOTLB boot pool unless swiotlb= gives the
-# pool's size (overflow: digits), then 2 MiB.  swiotlb= is the
+# pool's size (digits: overflow, huge), then 2 MiB.  swiotlb= is the
 # upstream parser, which ignores what it cannot read without a word: the
 # default must stay (malformed, negative, empty); a huge or overflowing
 # number must give the series' "adjusted A -> B slabs" line.
@@ -68,17 +68,20 @@ mode_badinput_main() {
 		_cc=none
 	fi
 	_m=$(bi_msg 'swiotlb_cc')
+	# the default boot chunk: a share of the boot pool, 2 MiB when
+	# swiotlb= gives the pool's size
+	_want=$BI_CC
+	case $(bi_value swiotlb) in [0-9]*) _want=2097152 ;; esac
 	_ok=0
 	if [ "$BI_KIND" = huge ]; then
 		[ "$_m" != none ] && _ok=1
 	else
-		[ "$BI_KIND" = overflow ] && BI_CC=2097152
-		[ "$_cc" = "${BI_CC:-x}" ] && [ "$_m" != none ] && _ok=1
+		[ "$_cc" = "${_want:-x}" ] && [ "$_m" != none ] && _ok=1
 	fi
 	if [ $_ok = 1 ]; then
-		check badinput swiotlb_cc PASS "value=$_v" boot_chunk=$_cc default="$BI_CC" "message=$_m"
+		check badinput swiotlb_cc PASS "value=$_v" boot_chunk=$_cc default="$_want" "message=$_m"
 	else
-		check badinput swiotlb_cc FAIL "value=$_v" boot_chunk=$_cc default="$BI_CC" "message=$_m"
+		check badinput swiotlb_cc FAIL "value=$_v" boot_chunk=$_cc default="$_want" "message=$_m"
 	fi
 
 	# cc_conversion_align=: the x86 policy

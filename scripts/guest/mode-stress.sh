@@ -570,8 +570,11 @@ sc_periodic() {
 	_f="periods=$_n first_calls=$((_c1 - _c0)) first_grow=$((_g1 - _g0)) later_calls=$((_c2 - _c1)) later_grow=$((_g2 - _g1)) later_allocs=$_alloc later_errors=$_err cc_bytes=$(rd $TLB/cc_bytes) cc_idle=$(rd $TLB/cc_idle)"
 	# first round: 0 unless swiotlb_cc= or swiotlb=<slabs> made the boot
 	# chunk smaller than the default
+	_small=0
+	[ -n "$(cmdline_value swiotlb_cc)" ] && _small=1
+	case $(cmdline_value swiotlb) in [0-9]*) _small=1 ;; esac
 	_first_ok=1
-	if ! grep -qE 'swiotlb_cc=|swiotlb=[0-9]' /proc/cmdline && [ $((_c1 - _c0)) -ne 0 ]; then
+	if [ $_small -eq 0 ] && [ $((_c1 - _c0)) -ne 0 ]; then
 		_first_ok=0
 	fi
 	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
