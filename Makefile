@@ -32,10 +32,12 @@ deps: ## install the Debian packages the project needs (apt-get)
 tree: deps ## base tree from linux-source-6.12 + branches series/test-base/test-series (FORCE=1 discards unexported work)
 	@$(S)/prepare-tree.sh $(if $(filter 1,$(FORCE)),--force) all
 
-export: ## regenerate patches/ from the series branch (format-patch, cover letter)
+export: ## regenerate patches/fixes/ from the fixes branch and patches/ from the series branch (format-patch, cover letters)
+	@$(S)/export-series.sh --fixes
 	@$(S)/export-series.sh
 
 export-mine: ## the series under your git user.name/user.email, to send it: build/export-mine/ (patches/ keeps the project identity)
+	@$(S)/export-series.sh --as-me --fixes
 	@$(S)/export-series.sh --as-me
 
 export-test: ## regenerate kernel/patches/ from the test-base branch
@@ -105,7 +107,7 @@ lint: ## shellcheck (exceptions in .shellcheckrc) and pyflakes3 on every script;
 
 gates: gate-am gate-checkpatch gate-sparse gate-w1 gate-b4 gate-bisect ## all quality gates of the series
 
-gate-am: ## the series applies with git am on a fresh base
+gate-am: ## each fix applies alone, then fixes + series with git am on a fresh base
 	@$(S)/gates.sh am
 
 gate-checkpatch: ## checkpatch.pl --strict: 0 errors, 0 warnings on every patch

@@ -2,11 +2,18 @@
 # SPDX-License-Identifier: GPL-2.0
 # Regenerate patches/ (or kernel/patches/) from the kernel tree's branches.
 #
-# usage: scripts/export-series.sh [--help] [--quiet] [--test] [--set-description]
-#                                 [--as-me]
+# usage: scripts/export-series.sh [--help] [--quiet] [--test] [--fixes]
+#                                 [--set-description] [--as-me]
 #
-#   (default)          base..series  -> patches/ : numbered, cover letter from
-#                      the branch description, "[PATCH vN 00/NN]" subjects
+#   (default)          fixes..series -> patches/ : numbered, cover letter from
+#                      the branch description, "[PATCH vN 00/NN]" subjects,
+#                      base-commit: base and a prerequisite-patch-id for each
+#                      fix (base..series if the series branch does not hold
+#                      the fixes branch)
+#   --fixes            base..fixes -> patches/fixes/ : the independent fixes,
+#                      a series of their own ("[PATCH 0/N]", cover letter from
+#                      the fixes branch's description), each applying to
+#                      base alone
 #   --test             base..test-base -> kernel/patches/ (test-only patches,
 #                      no cover letter)
 #   --as-me            the series under your own name, to send it: the
@@ -16,8 +23,8 @@
 #                      build/export-mine/ (OUT= to choose); patches/ keeps
 #                      the project identity, so that every copy of the
 #                      project exports byte-identical patches
-#   --set-description  read the cover letter in patches/ back into the
-#                      description of the series branch (used by 'make tree',
+#   --set-description  read the cover letters in patches/ and patches/fixes/
+#                      back into the descriptions of the branches (used by 'make tree',
 #                      so that apply + export is a byte-identical round trip)
 #
 # The output does not depend on who runs it or when: commit ids are zeroed,
@@ -34,6 +41,7 @@ for a in "$@"; do
 	-h|--help) usage; exit 0 ;;
 	--quiet) QUIET=1 ;;
 	--test) MODE="test" ;;
+	--fixes) MODE=fixes ;;
 	--set-description) MODE=desc ;;
 	--as-me) AS_ME=1 ;;
 	*) die "unknown argument '$a' (see --help)" ;;
@@ -45,8 +53,11 @@ V=${SERIES_VERSION:-1}
 cover_of() { find "$1" -maxdepth 1 -name '*0000-cover-letter.patch' | head -n1; }
 
 if [ "$MODE" = desc ]; then
-	c=$(cover_of "${PATCHES:-$ROOT/patches}")
-	[ -n "$c" ] || exit 0
+	for pair in "$BR_SERIES:${PATCHES:-$ROOT/patches}" "$BR_FIXES:${FIXES_PATCHES:-$ROOT/patches/fixes}"; do
+	br=${pair%%:*}
+	c=$(cover_of "${pair#*:}")
+	[ -n "$c" ] || continue
+	tgit rev-parse -q --verify "refs/heads/$br" >/dev/null || continue
 	python3 - "$c" >"$BUILD/.desc" <<'PY'
 import re, sys
 lines = open(sys.argv[1]).read().split("\n")
@@ -69,8 +80,9 @@ while body and body[-1] == "":
     body.pop()
 sys.stdout.write(subj + "\n\n" + "\n".join(body) + "\n")
 PY
-	tgit config "branch.$BR_SERIES.description" "$(cat "$BUILD/.desc")"
+	tgit config "branch.$br.description" "$(cat "$BUILD/.desc")"
 	rm -f "$BUILD/.desc"
+	done
 	exit 0
 fi
 
@@ -86,10 +98,22 @@ else
 		[ -n "$ME_NAME" ] && [ -n "$ME_EMAIL" ] ||
 			die "export --as-me: no user.name and user.email in your git configuration: git config --global user.name 'Your Name'; git config --global user.email you@example.org"
 	fi
-	OUT=${OUT:-$ROOT/patches}
-	range="$BR_BASE..$BR_SERIES"
+	BRANCH=$BR_SERIES
+	if [ "$MODE" = fixes ]; then
+		OUT=${OUT:-$ROOT/patches/fixes}
+		[ $AS_ME -eq 1 ] && OUT=$OUT/fixes
+		BRANCH=$BR_FIXES
+		tgit rev-parse -q --verify "refs/heads/$BRANCH" >/dev/null ||
+			die "export --fixes: no branch '$BRANCH' in ${TREE#"$ROOT"/}"
+		range="$BR_BASE..$BR_FIXES"
+		ver=()
+	else
+		OUT=${OUT:-$ROOT/patches}
+		range="$(series_base)..$BR_SERIES"
+		ver=(-v"$V")
+	fi
 	extra=(--numbered --cover-letter --cover-from-description=subject
-	       -v"$V" --base="$(tgit rev-parse "$BR_BASE")")
+	       "${ver[@]}" --base="$(tgit rev-parse "$BR_BASE")")
 fi
 
 n=$(tgit rev-list --count "$range")
@@ -97,9 +121,9 @@ mkdir -p "$OUT"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [ "$n" -gt 0 ]; then
-	if [ "$MODE" = series ] &&
-	   [ -z "$(tgit config "branch.$BR_SERIES.description" || true)" ]; then
-		die "export: branch '$BR_SERIES' has no description (the cover letter): 'git -C ${TREE#"$ROOT"/} branch --edit-description $BR_SERIES'"
+	if [ "$MODE" != test ] &&
+	   [ -z "$(tgit config "branch.$BRANCH.description" || true)" ]; then
+		die "export: branch '$BRANCH' has no description (the cover letter): 'git -C ${TREE#"$ROOT"/} branch --edit-description $BRANCH'"
 	fi
 	tgit -c diff.noprefix=false -c format.signature= -c format.coverLetter=false \
 		format-patch -q --zero-commit --no-signature --no-thread \
@@ -130,7 +154,7 @@ PY
 fi
 if [ $AS_ME -eq 1 ] && [ "$n" -gt 0 ]; then
 	# the identity the commits carry, replaced in From: and Signed-off-by:
-	PROJECT=$(tgit log -1 --format='%an <%ae>' "$BR_SERIES")
+	PROJECT=$(tgit log -1 --format='%an <%ae>' "$BRANCH")
 	ME="$ME_NAME <$ME_EMAIL>" PROJECT="$PROJECT" python3 - "$tmp"/*.patch <<'PY'
 import os, sys
 me, project = os.environ["ME"], os.environ["PROJECT"]

@@ -4,13 +4,16 @@
 #
 # usage: scripts/gates.sh [--help] GATE...
 #
-#   am          the series applies with 'git am' to a fresh checkout of base
+#   am          the series applies with 'git am' to a fresh checkout of base:
+#               each fix of patches/fixes/ alone, then the fixes and the
+#               main series on top of them
 #   checkpatch  scripts/checkpatch.pl --strict: 0 errors, 0 warnings and
 #               0 checks on every patch (cover letter excluded)
 #   sparse      sparse (C=2) reports nothing new on the .c files the series
 #               touches (base vs series, same config)
 #   w1          a W=1 build of the objects the series touches adds no warning
-#   b4          'b4 --offline-mode am -m' accepts the series as one mbox
+#   b4          'b4 --offline-mode am -m' accepts each series (the fixes,
+#               the main series) as one mbox
 #   bisect      every patch builds on its own: at each commit, the .c files
 #               touched so far compile without error or W=1 warning
 #   config      builds for bare metal and ordinary VMs are unchanged: Debian's
@@ -19,7 +22,11 @@
 #               only by the series' own new symbols
 #   all         all of the above
 #
-# Environment: PATCHES=DIR checks another series directory (default patches/).
+# The series under test is the fixes (patches/fixes/) followed by the main
+# series (patches/); checkpatch, sparse, W=1, bisect and config run over
+# both.  Environment: PATCHES=DIR checks another series directory (default
+# patches/), on top of FIXES_PATCHES=DIR (default patches/fixes/, none when
+# PATCHES is given).
 # Each gate prints "GATE <name>: PASS|FAIL <reason>", naming the patch at
 # fault.  Every gate asked for runs, even after one fails; the last line is
 # "gates: N passed, N failed" and the exit status is non-zero if any failed.
@@ -48,12 +55,21 @@ if [ -z "${PATCHES:-}" ] && [ -d "$TREE/.git" ] &&
 	fresh=$(mktemp -d)
 	OUT=$fresh "$ROOT/scripts/export-series.sh" --quiet ||
 		die "gates: cannot export the series branch to compare it with patches/"
-	if ! same_patches "$fresh" "$ROOT/patches"; then
+	if tgit rev-parse -q --verify "refs/heads/$BR_FIXES" >/dev/null; then
+		OUT=$fresh/fixes "$ROOT/scripts/export-series.sh" --quiet --fixes ||
+			die "gates: cannot export the fixes branch to compare it with patches/fixes/"
+	fi
+	if ! same_patches "$fresh" "$ROOT/patches" ||
+	   ! same_patches "$fresh/fixes" "$ROOT/patches/fixes"; then
 		rm -rf "$fresh"
-		die "gates: patches/ is not the export of the '$BR_SERIES' branch (which make kunit and the kernel builds test): run 'make export' first (or PATCHES=DIR to gate another series)"
+		die "gates: patches/ is not the export of the '$BR_FIXES' and '$BR_SERIES' branches (which make kunit and the kernel builds test): run 'make export' first (or PATCHES=DIR to gate another series)"
 	fi
 	rm -rf "$fresh"
 fi
+if [ -z "${PATCHES:-}" ]; then
+	FIXES_PATCHES=${FIXES_PATCHES:-$ROOT/patches/fixes}
+fi
+FIXES_PATCHES=${FIXES_PATCHES:-}
 PATCHES=${PATCHES:-$ROOT/patches}
 PATCHES=$(cd "$PATCHES" 2>/dev/null && pwd) || die "no series directory ${PATCHES}"
 GB=${GATES_DIR:-$BUILD/gates}
@@ -66,7 +82,15 @@ GOBJ=$GB/obj
 pass() { echo "GATE $1: PASS${2:+ ($2)}"; echo PASS >"$GB/.result"; }
 fail() { echo "GATE $1: FAIL: $2"; echo FAIL >"$GB/.result"; exit 1; }
 
-mapfile -t SERIES < <(series_patches "$PATCHES")
+# FIXES: the fixes series; MAIN: the main series; SERIES: both, in order
+FIXES=()
+FIXES_COVER=''
+if [ -n "$FIXES_PATCHES" ] && [ -d "$FIXES_PATCHES" ]; then
+	mapfile -t FIXES < <(series_patches "$FIXES_PATCHES")
+	FIXES_COVER=$(find "$FIXES_PATCHES" -maxdepth 1 -name '*0000-cover-letter.patch' | head -n1)
+fi
+mapfile -t MAIN < <(series_patches "$PATCHES")
+SERIES=("${FIXES[@]}" "${MAIN[@]}")
 COVER=$(find "$PATCHES" -maxdepth 1 -name '*0000-cover-letter.patch' | head -n1)
 NP=${#SERIES[@]}
 
@@ -81,26 +105,36 @@ fi
 # A scratch worktree at base, reused between runs.
 scratch_at_base() { worktree_at "$GSRC" "$BASE_SHA"; }
 
-# am_series: apply the series in the scratch tree; on failure name the patch.
-am_series() {
-	[ "$NP" -gt 0 ] || return 0
+# am_list PATCH...: apply the patches in the scratch tree; on failure name
+# the patch.  am_series: the whole series.
+am_list() {
+	[ $# -gt 0 ] || return 0
+	local -a p=("$@")
 	if ! GIT_COMMITTER_NAME="$TOOL_NAME" GIT_COMMITTER_EMAIL="$TOOL_EMAIL" \
-	     git -C "$GSRC" am -q "${SERIES[@]}" >"$GB/am.log" 2>&1; then
+	     git -C "$GSRC" am -q "${p[@]}" >"$GB/am.log" 2>&1; then
 		local cur
 		cur=$(cat "$(git -C "$GSRC" rev-parse --git-path rebase-apply)/next" 2>/dev/null || echo 1)
 		git -C "$GSRC" am --abort >/dev/null 2>&1 || true
-		echo "$(basename "${SERIES[$((cur - 1))]}"): $(grep -m1 -E 'error:|patch failed|does not apply' "$GB/am.log" || head -n1 "$GB/am.log")"
+		echo "$(basename "${p[$((cur - 1))]}"): $(grep -m1 -E 'error:|patch failed|does not apply' "$GB/am.log" || head -n1 "$GB/am.log")"
 		return 1
 	fi
 }
+am_series() { am_list "${SERIES[@]}"; }
 
 gate_am() {
+	local why f
+	# each fix on its own, onto base
+	for f in "${FIXES[@]}"; do
+		scratch_at_base
+		if ! why=$(am_list "$f"); then
+			fail am "fix alone onto base: $why"
+		fi
+	done
 	scratch_at_base
-	local why
 	if ! why=$(am_series); then
 		fail am "$why"
 	fi
-	pass am "$NP patch(es) onto base ${BASE_SHA:0:12}, $(base_version | cut -d' ' -f1-2)"
+	pass am "${#FIXES[@]} fix(es) each alone, then ${#FIXES[@]} + ${#MAIN[@]} patch(es) onto base ${BASE_SHA:0:12}, $(base_version | cut -d' ' -f1-2)"
 }
 
 gate_checkpatch() {
@@ -296,7 +330,19 @@ gate_bisect() {
 gate_b4() {
 	need_cmd b4 b4
 	[ "$NP" -gt 0 ] || { pass b4 "empty series"; return 0; }
-	local d=$GB/b4
+	local res=''
+	if [ ${#FIXES[@]} -gt 0 ]; then
+		b4_one fixes "$FIXES_COVER" "${FIXES[@]}"
+		res+="fixes: $B4_RES; "
+	fi
+	b4_one main "$COVER" "${MAIN[@]}"
+	pass b4 "${res}main: $B4_RES"
+}
+
+# b4_one NAME COVER PATCH...: b4 accepts COVER + PATCHes as one mbox
+b4_one() {
+	local name=$1 cover=$2; shift 2
+	local d=$GB/b4-$name
 	rm -rf "$d"; mkdir -p "$d/out"
 	# The mbox is the series as git send-email would mail it: each message
 	# gets a Message-Id and replies to the first (the cover letter), which
@@ -304,7 +350,7 @@ gate_b4() {
 	# (Debian 12) dies with "Header values may not contain linefeed" on the
 	# folded Subject: git writes for long subjects; unfolding is transparent
 	# (RFC 5322 2.2.3).
-	cat ${COVER:+"$COVER"} "${SERIES[@]}" | python3 -c '
+	cat ${cover:+"$cover"} "$@" | python3 -c '
 import sys
 out, hdr, n = [], False, 0
 for l in sys.stdin.read().split("\n"):
@@ -329,13 +375,13 @@ sys.stdout.write("\n".join(out))
 	if ! (cd "$TREE" && b4 --offline-mode am -m "$d/series.mbox" -o "$d/out") >"$d/b4.log" 2>&1 ||
 	   grep -q 'Could not find any patches\|ERROR' "$d/b4.log"; then
 		cat "$d/b4.log"
-		fail b4 "b4 am rejected the mbox"
+		fail b4 "$name: b4 am rejected the mbox"
 	fi
 	local mbx; mbx=$(find "$d/out" -name '*.mbx' | head -n1)
 	[ -n "$mbx" ] || { cat "$d/b4.log"; fail b4 "b4 am wrote no .mbx"; }
 	local got; got=$(grep -c '^Subject: ' "$mbx" || true)
-	[ "$got" -eq "$NP" ] || { cat "$d/b4.log"; fail b4 "b4 am kept $got of $NP patches"; }
-	pass b4 "$got patch(es) in $(basename "$mbx")"
+	[ "$got" -eq $# ] || { cat "$d/b4.log"; fail b4 "$name: b4 am kept $got of $# patches"; }
+	B4_RES="$got patch(es) in $(basename "$mbx")"
 }
 
 # Symbols the series adds; any other difference of a distribution's

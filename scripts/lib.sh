@@ -17,7 +17,8 @@ RESULTS=${RESULTS:-$ROOT/results}
 
 # Branch names inside $TREE.
 BR_BASE=${BR_BASE:-base}            # the pristine Debian source, one commit
-BR_SERIES=${BR_SERIES:-series}        # base + patches/*.patch (the development branch)
+BR_FIXES=${BR_FIXES:-fixes}           # base + patches/fixes/*.patch (independent fixes)
+BR_SERIES=${BR_SERIES:-series}        # fixes + patches/*.patch (the development branch)
 # shellcheck disable=SC2034 # used by the scripts that source this file
 BR_TEST_BASE=test-base  # base + kernel/patches (emulated CVM etc.)
 # shellcheck disable=SC2034 # the same
@@ -134,6 +135,17 @@ series_patches() {
 }
 
 # same_patches DIR1 DIR2: the *.patch files of both directories are identical
+# series_base: where the main series starts, the fixes branch if the series
+# branch holds it, else base
+series_base() {
+	if tgit rev-parse -q --verify "refs/heads/$BR_FIXES" >/dev/null &&
+	   tgit merge-base --is-ancestor "$BR_FIXES" "$BR_SERIES" 2>/dev/null; then
+		echo "$BR_FIXES"
+	else
+		echo "$BR_BASE"
+	fi
+}
+
 same_patches() {
 	local a b
 	a=$(cd "$1" && pwd) && b=$(cd "$2" && pwd) || return 1

@@ -7,7 +7,8 @@
 #   base      extract /usr/src/linux-source-6.12.tar.xz (if needed) and make
 #             it a git repository with one deterministic base commit
 #   branches  (re)create the branches, each with 'git am':
-#               series       = base   + patches/*.patch  (development branch)
+#               fixes        = base   + patches/fixes/*.patch (independent fixes)
+#               series       = fixes  + patches/*.patch  (development branch)
 #               test-base    = base   + kernel/patches/*.patch
 #               test-series  = series + kernel/patches/*.patch
 #             and check out test-base / test-series as worktrees under
@@ -163,7 +164,7 @@ unexported() {
 	OUT="$tmp" "$ROOT/scripts/export-series.sh" --quiet "$@"
 	if ! same_patches "$tmp" "$dir"; then
 		rm -rf "$tmp"
-		die "tree: branch '$br' has work not exported to ${dir#"$ROOT"/}/: run 'make export${1:+-test}' first, or 'make tree FORCE=1' to discard it"
+		die "tree: branch '$br' has work not exported to ${dir#"$ROOT"/}/: run 'make export$([ "${1:-}" = --test ] && echo -test)' first, or 'make tree FORCE=1' to discard it"
 	fi
 	rm -rf "$tmp"
 }
@@ -172,7 +173,7 @@ unexported() {
 # exist), on one line
 branch_heads() {
 	local b
-	for b in "$BR_SERIES" "$BR_TEST_BASE" "$BR_TEST"; do
+	for b in "$BR_FIXES" "$BR_SERIES" "$BR_TEST_BASE" "$BR_TEST"; do
 		tgit rev-parse -q --verify "refs/heads/$b" || true
 	done | tr '\n' ' '
 }
@@ -182,8 +183,8 @@ make_branches() {
 	local base_sha; base_sha=$(tgit rev-parse "$BR_BASE")
 	# Nothing to do when the inputs are those of the last run and the
 	# branches still point where that run left them.
-	local stamp; stamp=$( (echo "$base_sha"; find "$ROOT/patches" "$ROOT/kernel/patches" \
-		-maxdepth 1 -name '*.patch' | sort | xargs -r cat) | sha256sum | cut -c1-32)
+	local stamp; stamp=$( (echo "$base_sha"; find "$ROOT/patches" "$ROOT/patches/fixes" "$ROOT/kernel/patches" \
+		-maxdepth 1 -name '*.patch' 2>/dev/null | sort | xargs -r cat) | sha256sum | cut -c1-32)
 	local heads; heads=$(branch_heads)
 	if [ $FORCE -eq 0 ] && [ -f "$BUILD/branches.stamp" ] &&
 	   [ "$(cat "$BUILD/branches.stamp")" = "$stamp $heads" ] &&
@@ -192,6 +193,7 @@ make_branches() {
 		log "tree: branches up to date with patches/ and kernel/patches/"
 		return 0
 	fi
+	unexported "$BR_FIXES" "$ROOT/patches/fixes" --fixes
 	unexported "$BR_SERIES" "$ROOT/patches"
 	unexported "$BR_TEST_BASE" "$ROOT/kernel/patches" --test
 	if [ $FORCE -eq 0 ] && [ -n "$(tgit status --porcelain --untracked-files=no)" ]; then
@@ -203,7 +205,8 @@ make_branches() {
 		# existing worktrees are reset by apply_dir, file by file
 		[ -e "$WORKTREES/$w/.git" ] || worktree_at "$WORKTREES/$w" "$BR_BASE"
 	done
-	apply_dir "$TREE" "$BR_SERIES" "$BR_BASE" "$ROOT/patches"
+	apply_dir "$TREE" "$BR_FIXES" "$BR_BASE" "$ROOT/patches/fixes"
+	apply_dir "$TREE" "$BR_SERIES" "$BR_FIXES" "$ROOT/patches"
 	"$ROOT/scripts/export-series.sh" --set-description
 	apply_dir "$WORKTREES/$BR_TEST_BASE" "$BR_TEST_BASE" "$BR_BASE" "$ROOT/kernel/patches"
 	apply_dir "$WORKTREES/$BR_TEST" "$BR_TEST" "$BR_SERIES" "$ROOT/kernel/patches"

@@ -4,7 +4,8 @@
 #
 # usage: scripts/test-tooling.sh [--help]
 #
-# 1. the real series: export of the series branch == patches/, byte for byte
+# 1. the real series: export of the series branch == patches/, and of the
+#    fixes branch == patches/fixes/, byte for byte
 # 2. a one-patch series made here (a comment fix in kernel/dma/swiotlb.c):
 #    every gate passes, and apply + export is byte-identical
 # 3. an empty series: every gate passes
@@ -12,7 +13,8 @@
 #    trailing whitespace (checkpatch), a hunk that no longer applies (am),
 #    a new non-static function without prototype (sparse and W=1), a
 #    patch that builds only with the next (bisect), a select that changes
-#    Debian's configuration (config)
+#    Debian's configuration (config), a fix that applies only on top of
+#    the one before it (am: each fix must apply to base alone)
 # Prints one "PASS name" / "FAIL name" line per test.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -30,7 +32,7 @@ bad() { echo "FAIL $1${2:+: $2}"; nfail=$((nfail + 1)); }
 expect_gate() {
 	local name=$1 dir=$2 gate=$3 want=$4 pat=${5:-}
 	local out rc
-	out=$(PATCHES=$dir GATES_DIR=$T/gates "$ROOT/scripts/gates.sh" "$gate" 2>&1); rc=$?
+	out=$(PATCHES=$dir FIXES_PATCHES=${FIXES_DIR:-} GATES_DIR=$T/gates "$ROOT/scripts/gates.sh" "$gate" 2>&1); rc=$?
 	# not gates.sh's own count line: check.sh would add it to ours
 	echo "$out" | grep -v -E '^gates: [0-9]+ passed, [0-9]+ failed$' |
 		sed 's/^/    /' | tail -n 6
@@ -52,6 +54,12 @@ if OUT=$rt "$ROOT/scripts/export-series.sh" --quiet && same_patches "$rt" "$ROOT
 	ok "roundtrip-real-series ($(find "$rt" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l) files)"
 else
 	bad roundtrip-real-series "export of '$BR_SERIES' differs from patches/ (run 'make tree' or 'make export')"
+fi
+if OUT=$rt/fixes "$ROOT/scripts/export-series.sh" --quiet --fixes &&
+   same_patches "$rt/fixes" "$ROOT/patches/fixes"; then
+	ok "roundtrip-real-fixes ($(find "$rt/fixes" -mindepth 1 -maxdepth 1 | wc -l) files)"
+else
+	bad roundtrip-real-fixes "export of '$BR_FIXES' differs from patches/fixes/ (run 'make tree' or 'make export')"
 fi
 
 # 2. a one-patch series, committed on a scratch branch
@@ -195,6 +203,22 @@ distribution kernel that enables AMD_MEM_ENCRYPT.
 Signed-off-by: Selftest Developer <selftest@localhost>
 MSG
 expect_gate broken-select-config "$se" config fail "SWIOTLB_DYNAMIC n -> y"
+
+# 4f. two fixes, the second applying only on top of the first: as a stack
+# they apply, but each fix must apply to base alone
+sg checkout -q -f -B selftest-dep selftest-one
+sed -i 's/The number of slots in an area/The number of slots in one area/' "$WT/$f"
+dp=$T/series/dep
+export_broken selftest-dep "$dp" "a fix on top of another" <<'MSG'
+swiotlb: fix the article in the comment of round_up_default_nslabs()
+
+Deliberately applies only on top of the previous fix.
+
+Signed-off-by: Selftest Developer <selftest@localhost>
+MSG
+p=$(series_patches "$dp" | tail -n1)
+mkdir -p "$T/series/none"
+FIXES_DIR=$dp expect_gate broken-fix-not-alone-am "$T/series/none" am fail "$(basename "$p")"
 
 sg checkout -q -f --detach "$BR_BASE"
 echo "tooling: $npass passed, $nfail failed"
