@@ -15,7 +15,7 @@ S := scripts
 .PHONY: all help deps tree export export-test kernels build-baseline \
 	build-patched build-debug convstat initramfs harness harness-swiotlb \
 	check-harness test-harness test-tooling test-tooling-unit inventory lint kunit \
-	kunit-mutants check gates gate-am \
+	kunit-mutants check gates gate-am soak \
 	gate-checkpatch gate-sparse gate-w1 gate-b4 gate-bisect clean \
 	distclean
 
@@ -71,6 +71,9 @@ harness-swiotlb: convstat ## the same with swiotlb=1024 (forces dynamic SWIOTLB 
 
 bench: convstat ## guest and host cost, baseline vs patched (dma_alloc, dma_map_benchmark, fio, scale axes): results/bench/report.md (long; see scripts/bench/bench.sh --help)
 	@$(S)/bench/bench.sh $(BENCH_ARGS)
+
+soak: convstat ## hangs and the fio ratio: 100 runs per kernel, ABBA, resumable (about 4 h; SOAK_ARGS="--runs 10"): results/soak/report.md
+	@$(S)/bench/soak.sh $(SOAK_ARGS)
 
 bench-carve: convstat ## bitmap (the series) vs genalloc carving of 2 MiB chunks, 1 and 8 vCPUs: results/bench/carve/report.md
 	@$(S)/bench/carve.sh

@@ -9,6 +9,11 @@
 #                       the series branch, + kernel/patches; both worktrees
 #                       are refreshed first where stale: prepare-tree.sh test)
 #             debug     source build/src/test-series, + configs/debug.config
+#             bench     patched + configs/bench.config (hang detectors):
+#                       the patched kernel of make bench and make soak
+#             benchbase baseline + configs/bench.config
+#             debugbench, debugbase: debug and its baseline, both +
+#                       configs/bench.config (make soak --kernels debug)
 #             kunitmod  source build/src/test-series, + configs/kunitmod.config
 #                       (the KUnit suites as modules)
 #
@@ -25,14 +30,14 @@ for a in "$@"; do
 	case "$a" in
 	-h|--help) usage; exit 0 ;;
 	--config-only) CONFIG_ONLY=1 ;;
-	baseline|patched|debug|kunitmod) VARIANT=$a ;;
+	baseline|patched|debug|kunitmod|bench|benchbase|debugbench|debugbase) VARIANT=$a ;;
 	*) die "unknown argument '$a' (see --help)" ;;
 	esac
 done
-[ -n "$VARIANT" ] || die "which variant? (baseline, patched, debug or kunitmod)"
+[ -n "$VARIANT" ] || die "which variant? (baseline, patched, debug, kunitmod, bench, benchbase, debugbench or debugbase)"
 
 case $VARIANT in
-baseline) SRC=$WORKTREES/$BR_TEST_BASE ;;
+baseline|benchbase|debugbase) SRC=$WORKTREES/$BR_TEST_BASE ;;
 *) SRC=$WORKTREES/$BR_TEST ;;
 esac
 OUTDIR=$KBUILD/$VARIANT
@@ -51,7 +56,14 @@ need_cmd bc bc
 frags=("$SRC/kernel/configs/kvm_guest.config" "$ROOT/configs/guest.config")
 # the debug and kunitmod variants are the patched kernel plus their own
 # fragment
-case $VARIANT in debug|kunitmod) frags+=("$ROOT/configs/patched.config") ;; esac
+case $VARIANT in
+debug|kunitmod) frags+=("$ROOT/configs/patched.config") ;;
+bench) frags+=("$ROOT/configs/patched.config") ;;
+debugbench) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/debug.config") ;;
+debugbase) frags+=("$ROOT/configs/debug.config") ;;
+esac
+# (bench gets configs/bench.config as its own fragment, below)
+case $VARIANT in benchbase|debugbench|debugbase) frags+=("$ROOT/configs/bench.config") ;; esac
 [ -f "$ROOT/configs/$VARIANT.config" ] && frags+=("$ROOT/configs/$VARIANT.config")
 
 export CCACHE_BASEDIR=$ROOT

@@ -51,6 +51,10 @@ usage() {
 	     { exit }' "$0"
 }
 
+# need_arg OPTION ARGS...: die unless OPTION (the first of ARGS) has a value
+# after it; for the option loops: need_arg "$@"
+need_arg() { [ $# -ge 2 ] || die "option $1 needs an argument (see --help)"; }
+
 # loud: a banner that cannot be missed in a long build log
 loud() {
 	local line='!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!'

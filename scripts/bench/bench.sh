@@ -35,7 +35,13 @@
 # machine hits both alike; every figure of the report is a ratio of the two
 # kernels from the same bench.  Runs: results/bench/runs/LABEL (run.sh
 # outputs).  Each run prints progress lines; bench.sh prints the estimated
-# total first and "[k/N]" with the elapsed time before each run.
+# total first and "[k/N]" with the elapsed time before each run.  The micro
+# runs boot the bench variants of the kernels (scripts/build-kernel.sh
+# bench, benchbase: + configs/bench.config) with the lockup and hung-task
+# detectors on (run.sh --detectors); a
+# fio job that outlives 90 s makes the guest dump its tasks, and 150 s
+# without console output make the host collect QEMU's state (run.sh
+# --stall) before it kills the guest.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -70,11 +76,11 @@ mkdir -p "$RUNS" "$BB"
 
 if [ $QUICK -eq 1 ]; then
 	BOOT_REPS=${REPS:-3} MICRO_REPS=${REPS:-1}
-	MICRO_APPEND="harness.bench_ms=100 harness.bench_fio_s=1 harness.bench_map_s=1"
+	MICRO_APPEND="harness.bench_ms=100 harness.bench_fio_s=1 harness.bench_map_s=1 harness.stall_s=90"
 	MEMS="1G" SMPS="1" CYCLESS="100"
 else
 	BOOT_REPS=${REPS:-5} MICRO_REPS=${REPS:-3}
-	MICRO_APPEND="harness.bench_ms=300 harness.bench_fio_s=3 harness.bench_map_s=2"
+	MICRO_APPEND="harness.bench_ms=300 harness.bench_fio_s=3 harness.bench_map_s=2 harness.stall_s=90"
 	MEMS="1G 4G 16G" SMPS="1 8" CYCLESS="100 1000"
 fi
 
@@ -128,6 +134,9 @@ if has_axis cycles; then
 	done
 fi
 
+# the kernel of a micro run: the variant with the hang detectors
+micro_variant() { case $1 in baseline) echo benchbase ;; patched) echo bench ;; *) echo "$1" ;; esac; }
+
 run_ok() {
 	[ -f "$1/summary.json" ] &&
 		python3 -c 'import json, sys; sys.exit(0 if json.load(open(sys.argv[1])).get("ok") else 1)' "$1/summary.json"
@@ -136,7 +145,10 @@ run_ok() {
 if [ $REPORT_ONLY -eq 0 ]; then
 	"$ROOT/scripts/deps.sh"
 	[ -x "$BIN/convstat" ] || make -s -C "$ROOT/scripts/convstat" O="$BIN"
-	for v in baseline patched; do
+	# baseline and patched for the boot and scale axes, benchbase and
+	# bench (the same + the hang detectors, configs/bench.config) for the
+	# micro runs
+	for v in baseline patched benchbase bench; do
 		# the series under test (SERIES_REF), not whatever was built last:
 		# an incremental build, a no-op when nothing changed
 		"$ROOT/scripts/build-kernel.sh" "$v" || die "bench: the $v kernel does not build"
@@ -164,7 +176,7 @@ if [ $REPORT_ONLY -eq 0 ]; then
 		ln -sfn "$ROOT/kernel/modules/cvm_dma_bench" "$BB/modsrc/cvm_dma_bench"
 		for v in baseline patched; do
 			MODSRC=$BB/modsrc "$ROOT/scripts/harness/modules.sh" \
-				--out "$BB/modules-$v.cpio.gz" "$v"
+				--out "$BB/modules-$v.cpio.gz" "$(micro_variant "$v")"
 			cat "$BB/modules-$v.cpio.gz" "$BB/tools.cpio.gz" >"$BB/extra-$v.cpio.gz"
 		done
 	fi
@@ -189,13 +201,16 @@ if [ $REPORT_ONLY -eq 0 ]; then
 		app=
 		for a in "$@"; do
 			case $a in
-			@EXTRA-*) extra=(--initrd-extra "$BB/extra-${a#@EXTRA-}.cpio.gz"); app=$MICRO_APPEND ;;
+			@EXTRA-*) extra=(--initrd-extra "$BB/extra-${a#@EXTRA-}.cpio.gz"
+				 --stall 150 --detectors); app=$MICRO_APPEND ;;
 			@CC) app="$app swiotlb_cc=2M" ;;
 			@SWFORCE) app="$app swiotlb=force" ;;
 			*) args+=("$a") ;;
 			esac
 		done
 		[ -n "$app" ] && extra+=(--extra-append "$app")
+		# micro runs (those with the tools archive) boot the bench kernels
+		[ -n "$app" ] && v=$(micro_variant "$v")
 		out=$RUNS/$label
 		if [ $REUSE -eq 1 ] && run_ok "$out"; then
 			log "bench: [$k/${#PLAN[@]}] $label: reusing the existing run"

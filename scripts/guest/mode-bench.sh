@@ -18,7 +18,15 @@
 #
 # Parameters (kernel command line): harness.bench_ms=MS per dma_alloc run
 # (300), harness.bench_map_s=S per dma_map_benchmark run (2),
-# harness.bench_fio_s=S per fio job (3), harness.bench_sizes=a,b,.. bytes.
+# harness.bench_fio_s=S per fio job (3), harness.bench_sizes=a,b,.. bytes,
+# harness.stall_s=S: if a fio job has not ended S seconds after it started,
+# print "HARNESS STALL dev=.. job=.." and the blocked and all tasks (sysrq w
+# and t) on the console (0 = off, the default).
+#
+# Before each fio job: "HARNESS JOB dev=.. job=..", so that the host can name
+# the device of a job that never ends.  Each "BENCH fio" line also carries
+# the SWIOTLB transient slabs, the shared pages and the shared chunks' bytes
+# after the job (transient_nslabs=, shared_pages=, cc_bytes=).
 
 B_CVM=/sys/kernel/debug/cvm_emulate
 B_MS=300
@@ -26,13 +34,37 @@ B_MAP_S=2
 B_FIO_S=3
 B_SIZES="4096 65536 262144 1048576 4194304"
 B_TOOLS=/opt/bench
+B_STALL_S=0
 
 bench_params() {
 	B_MS=$(cmdline_value harness.bench_ms "$B_MS")
 	B_MAP_S=$(cmdline_value harness.bench_map_s "$B_MAP_S")
 	B_FIO_S=$(cmdline_value harness.bench_fio_s "$B_FIO_S")
 	B_SIZES=$(cmdline_value harness.bench_sizes "$B_SIZES" | tr ',' ' ')
+	B_STALL_S=$(cmdline_value harness.stall_s "$B_STALL_S")
 }
+
+# bench_watch DEV JOB: a guard that reports the job if it has not ended
+# after B_STALL_S seconds (the hung-task detector, if on, reports blocked
+# tasks on its own later); bench_unwatch stops it.
+bench_watch() {
+	_bw=
+	[ "${B_STALL_S:-0}" -gt 0 ] 2>/dev/null || return 0
+	(
+		sleep "$B_STALL_S"
+		echo "HARNESS STALL dev=$1 job=$2 after=${B_STALL_S}s uptime=$(uptime_s)"
+		echo w >/proc/sysrq-trigger 2>/dev/null
+		echo t >/proc/sysrq-trigger 2>/dev/null
+	) &
+	_bw=$!
+}
+bench_unwatch() {
+	[ -n "$_bw" ] || return 0
+	kill "$_bw" 2>/dev/null
+	wait "$_bw" 2>/dev/null
+	_bw=
+}
+bench_transient() { cat /sys/kernel/debug/swiotlb/io_tlb_transient_nslabs 2>/dev/null || echo 0; }
 
 # bench_ctr NAME: one counter of the emulated CVM (0 without it)
 bench_ctr() { cat "$B_CVM/$1" 2>/dev/null || echo 0; }
@@ -146,16 +178,19 @@ bench_fio() {
 			write) _jn=seqwrite$_bs ;;
 			esac
 			bench_begin
+			echo "HARNESS JOB dev=$_d job=$_jn"
+			bench_watch "$_d" "$_jn"
 			# no System V IPC in the guest kernels: libshmshim.so
 			_o=$(LD_PRELOAD=$B_TOOLS/libshmshim.so \
 				LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu/ceph \
 				"$_fio" --name="$_jn" --filename="/dev/$_d" --direct=1 \
 				--ioengine=psync --rw="$_rw" --bs="$_bs" --offset=48M --size=16M \
 				--runtime="$B_FIO_S" --time_based --thread --minimal 2>&1)
+			bench_unwatch
 			# terse v3: 7/8 read KiB/s and IOPS, 48/49 write
 			_r=$(echo "$_o" | awk -F';' '/^3;/ && NF > 50 { if ($8 > 0) print "bw_kib=" $7 " iops=" $8; else print "bw_kib=" $48 " iops=" $49 }')
 			if [ -n "$_r" ]; then
-				echo "BENCH fio dev=$_d kind=$_k job=$_jn seconds=$B_FIO_S $_r $(bench_delta)"
+				echo "BENCH fio dev=$_d kind=$_k job=$_jn seconds=$B_FIO_S $_r $(bench_delta) transient_nslabs=$(bench_transient) shared_pages=$(bench_ctr shared_pages) cc_bytes=$(bench_cc_bytes)"
 				_ok=$((_ok + 1))
 			else
 				echo "BENCH fio dev=$_d kind=$_k job=$_jn error=no-output out=$(echo "$_o" | head -n3 | tr ' \n' '_|' | cut -c1-200)"

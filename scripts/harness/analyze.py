@@ -178,6 +178,10 @@ SPLAT_PATTERNS = (
     ("bug", re.compile(r"\bBUG: |kernel BUG at |Oops: |"
                        r"general protection fault|Unable to handle kernel")),
     ("panic", re.compile(r"Kernel panic - not syncing")),
+    # the detectors of run.sh --detectors (soft lockups are "BUG: soft
+    # lockup", above; hard lockups and blocked tasks are not BUG lines)
+    ("hung-task", re.compile(r"INFO: task \S+ blocked for more than \d+ seconds")),
+    ("lockup", re.compile(r"Watchdog detected hard LOCKUP on cpu")),
 )
 
 # The "[ cut here ]" line that precedes a WARNING/BUG is part of the same
@@ -392,8 +396,14 @@ def analyze(rundir, convstat=None, meta=None):
     if str(meta.get("timed_out", "0")) == "1":
         failures.append("timeout: QEMU killed after %ss (last console line: %s)"
                         % (meta.get("timeout"), (con["tail"] or ["-"])[-1][:120]))
+    stalled = str(meta.get("stalled", "0")) == "1"
+    if stalled:
+        failures.append("stall: no progress line for the --stall time; guest "
+                        "device of the last job: %s (state from QEMU in "
+                        "stall.txt)" % (meta.get("stall_device") or "?"))
     qrc = _f(meta, "qemu_rc", 0)
-    if qrc not in (0, None) and str(meta.get("timed_out", "0")) != "1":
+    if qrc not in (0, None) and str(meta.get("timed_out", "0")) != "1" \
+            and not stalled:
         qlog = ""
         try:
             with open(os.path.join(rundir, "qemu.log"), errors="replace") as fh:
@@ -560,6 +570,8 @@ def analyze(rundir, convstat=None, meta=None):
         "started": con["started"],
         "done": con["done"],
         "timed_out": str(meta.get("timed_out", "0")) == "1",
+        "stalled": stalled,
+        "stall_device": meta.get("stall_device") or None,
         "checks": checks,
         "missing_checks": missing,
         "checks_detail": con["checks"],

@@ -23,6 +23,19 @@
 #   --io-mb N           MiB per I/O check (default 16)
 #   --extra-append STR  more kernel parameters
 #   --timeout S         kill QEMU after S seconds (default 420)
+#   --stall S           if the guest has printed no progress line (CHECK,
+#                       HARNESS or BENCH, not HARNESS STALL) for S seconds
+#                       after the workload started (kernel messages, such as
+#                       the detectors' reports, do not count), collect the
+#                       guest's state from
+#                       QEMU (scripts/harness/stall.py: virtio queues, block
+#                       I/O counters, vCPU registers, the last conversion
+#                       records, the device of the last "HARNESS JOB") into
+#                       stall.txt/stall.json and kill QEMU (default 0: off)
+#   --detectors         enable the guests' soft/hard lockup detectors
+#                       (watchdog_thresh=30) and report tasks blocked for
+#                       60 s (hung task); without it: nowatchdog, and the
+#                       kernel's default of 120 s for blocked tasks
 #   --initrd-extra F    append the initramfs archive F (e.g. fio and its
 #                       libraries for make bench; the default one stays small)
 #   --platform P        tcg (default): the emulated CVM + conversion log,
@@ -50,7 +63,8 @@
 #
 # Outputs in DIR: console.log, conv.log (conversion records, tcg only),
 # convstat.json, map.txt, guest.json, summary.json, qemu.log, dmesg.txt,
-# disk-{blk,scsi,nvme}.img.  Exit status 0 only if the guest ran to its end,
+# disk-{blk,scsi,nvme}.img, stall.txt and stall.json after a stall.  QEMU's
+# QMP socket is DIR/qmp.sock while the guest runs.  Exit status 0 only if the guest ran to its end,
 # every check passed and the analyzer agrees with the guest counters.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -68,6 +82,8 @@ MODE=full
 IO_MB=16
 EXTRA=
 TIMEOUT=420
+STALL=0
+DETECTORS=0
 INITRD_EXTRA=
 PLATFORM=tcg
 ACCEL=auto
@@ -82,7 +98,6 @@ PRINT=0
 CVM_PARAM=${CVM_PARAM:-cvm_emulate=on}
 DISK_MB=64
 
-need_arg() { [ $# -ge 2 ] || die "option $1 needs an argument (see --help)"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-h|--help) usage; exit 0 ;;
@@ -99,6 +114,8 @@ while [ $# -gt 0 ]; do
 	--io-mb) need_arg "$@"; IO_MB=$2; shift ;;
 	--extra-append) need_arg "$@"; EXTRA=$2; shift ;;
 	--timeout) need_arg "$@"; TIMEOUT=$2; shift ;;
+	--stall) need_arg "$@"; STALL=$2; shift ;;
+	--detectors) DETECTORS=1 ;;
 	--initrd-extra) need_arg "$@"; INITRD_EXTRA=$2; shift ;;
 	--platform) need_arg "$@"; PLATFORM=$2; shift ;;
 	--accel) need_arg "$@"; ACCEL=$2; shift ;;
@@ -118,6 +135,7 @@ is_uint() { case "$1" in ''|*[!0-9]*) return 1 ;; esac; }
 is_uint "$CYCLES" || die "--cycles: not a number: '$CYCLES'"
 is_uint "$SMP" && [ "$SMP" -ge 1 ] || die "--smp: not a positive number: '$SMP'"
 is_uint "$TIMEOUT" && [ "$TIMEOUT" -ge 1 ] || die "--timeout: not a positive number: '$TIMEOUT'"
+is_uint "$STALL" || die "--stall: not a number of seconds: '$STALL'"
 is_uint "$IO_MB" && [ "$IO_MB" -ge 1 ] && [ "$IO_MB" -le 16 ] || die "--io-mb: 1..16 (the disks are ${DISK_MB} MiB)"
 case "$MEM" in *[!0-9KMGTkmgt]*|'') die "--mem: QEMU size expected (e.g. 2G, 1536M): '$MEM'" ;; esac
 case "$CVM" in on|off) ;; *) die "--cvm: on or off, not '$CVM'" ;; esac
@@ -152,6 +170,11 @@ if [ "$PLATFORM" = tcg ] && [ "$CVM" = on ]; then
 	APPEND+=" $CVM_PARAM"
 fi
 APPEND+=" harness.mode=$MODE harness.cycles=$CYCLES harness.io_mb=$IO_MB"
+if [ $DETECTORS -eq 1 ]; then
+	APPEND+=" watchdog_thresh=30 sysctl.kernel.hung_task_timeout_secs=60"
+else
+	APPEND+=" nowatchdog"
+fi
 # base64: spaces, quotes and '=' survive the kernel command line
 [ -n "$EXEC" ] && APPEND+=" harness.exec=$(printf '%s' "$EXEC" | base64 -w0)"
 [ -n "$SWIOTLB" ] && APPEND+=" swiotlb=$SWIOTLB"
@@ -187,6 +210,9 @@ snp)
 esac
 SERIAL="file:$OUT_ABS/console.log"
 [ $SHELL_MODE -eq 1 ] && SERIAL=mon:stdio
+# QMP, for the stall collector (and for anyone debugging a live guest)
+QMP_SOCK=$OUT_ABS/qmp.sock
+Q+=(-qmp "unix:$QMP_SOCK,server=on,wait=off")
 Q+=(-kernel "$KERNEL" -initrd "$OUT_ABS/initrd.cpio.gz" -append "$APPEND"
     -serial "$SERIAL"
     # virtio-blk
@@ -284,7 +310,7 @@ fi
 mkdir -p "$OUT_ABS"
 OUT=$OUT_ABS
 cat "$INITRD" ${MODCPIO:+"$MODCPIO"} ${INITRD_EXTRA:+"$INITRD_EXTRA"} >"$OUT/initrd.cpio.gz"
-rm -f "$OUT"/{console.log,conv.log,conv.snapshot.log,convstat.json,map.txt,guest.json,summary.json,qemu.log,dmesg.txt,qemu-cmdline.txt}
+rm -f "$OUT"/{console.log,conv.log,conv.snapshot.log,convstat.json,map.txt,guest.json,summary.json,qemu.log,dmesg.txt,qemu-cmdline.txt,stall.txt,stall.json,qmp.sock}
 for d in blk scsi nvme; do
 	rm -f "$OUT/disk-$d.img"
 	truncate -s "${DISK_MB}M" "$OUT/disk-$d.img"
@@ -312,7 +338,11 @@ trap 'kill "$QPID" 2>/dev/null || true' EXIT
 start_s=
 done_s=
 timed_out=0
+stalled=0
+stall_device=
 last_progress=$SECONDS
+prog_n=0
+prog_changed=$SECONDS
 while kill -0 "$QPID" 2>/dev/null; do
 	sleep 0.5
 	el=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
@@ -322,6 +352,28 @@ while kill -0 "$QPID" 2>/dev/null; do
 	fi
 	if [ -z "$done_s" ] && grep -q 'HARNESS DONE' "$OUT/console.log"; then
 		done_s=$el
+	fi
+	# a stall: the workload started, and no progress line since STALL s
+	if [ "$STALL" -gt 0 ] && [ -n "$start_s" ] && [ -z "$done_s" ]; then
+		n=$(grep -a -E '^(CHECK|HARNESS|BENCH) ' "$OUT/console.log" | grep -c -v '^HARNESS STALL' || true)
+		if [ "$n" != "$prog_n" ]; then
+			prog_n=$n
+			prog_changed=$SECONDS
+		fi
+	fi
+	if [ "$STALL" -gt 0 ] && [ -n "$start_s" ] && [ -z "$done_s" ] &&
+	   [ $((SECONDS - prog_changed)) -ge "$STALL" ]; then
+		stalled=1
+		warn "run $LABEL: STALL: no progress line for ${STALL}s; collecting the guest's state"
+		sargs=(--qmp "$QMP_SOCK" --out "$OUT" --console "$OUT/console.log")
+		[ "$PLATFORM" = tcg ] && sargs+=(--conv "$OUT/conv.log")
+		python3 "$ROOT/scripts/harness/stall.py" "${sargs[@]}" 2>&1 | sed "s/^/  /" >&2 || true
+		stall_device=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("device") or "")' \
+			"$OUT/stall.json" 2>/dev/null || true)
+		kill "$QPID" 2>/dev/null || true
+		sleep 1
+		kill -9 "$QPID" 2>/dev/null || true
+		break
 	fi
 	if [ "${el%.*}" -ge "$TIMEOUT" ]; then
 		timed_out=1
@@ -373,6 +425,7 @@ python3 "$ROOT/scripts/harness/analyze.py" "$OUT" \
 	--meta cycles="$CYCLES" --meta swiotlb="$SWIOTLB" --meta smp="$SMP" \
 	--meta mem="$MEM" --meta append="$APPEND" --meta base_version="$base" \
 	--meta timeout="$TIMEOUT" --meta timed_out="$timed_out" \
+	--meta stalled="$stalled" --meta stall_device="$stall_device" \
 	--meta qemu_rc="$qrc" --meta wall_s="$wall" \
 	--meta host_start_s="$start_s" --meta host_done_s="$done_s" \
 	--meta expect_splat="${HARNESS_EXPECT_SPLAT:-}"

@@ -265,5 +265,132 @@ class TestBenchScripts(unittest.TestCase):
         self.assertIn("unknown axis", p.stderr)
 
 
+
+# -- make soak (scripts/bench/soak.sh, soak_report.py, mode-soak.sh) -----------
+
+sys.path.insert(0, BENCH)
+sys.dont_write_bytecode = True
+import soak_report  # noqa: E402
+
+JOBS = ("randread4k", "randwrite4k", "seqread1M", "seqwrite1M")
+
+
+def soak_console(bw, rounds=1, stall=None):
+    L = ["HARNESS START uptime=2.0 mode=soak",
+         "BENCH boot calls=3 shared_pages=32770 cc_bytes=16777216 uptime=2.0"]
+    for r in range(1, rounds + 1):
+        L.append("BENCH round %d" % r)
+        for dev, kind in (("vda", "blk"), ("nvme0n1", "nvme")):
+            for j in JOBS:
+                L.append("HARNESS JOB dev=%s job=%s" % (dev, j))
+                if stall and stall == (dev, j):
+                    L.append("HARNESS STALL dev=%s job=%s after=90s uptime=99.0" % (dev, j))
+                    return "\n".join(L) + "\n"
+                L.append("BENCH fio dev=%s kind=%s job=%s seconds=3 bw_kib=%d iops=%d "
+                         "calls=0 to_shared=0 to_private=0 pages=0 transient_nslabs=0 "
+                         "shared_pages=32770 cc_bytes=16777216" % (dev, kind, j, bw, bw // 4))
+    L.append("HARNESS DONE")
+    return "\n".join(L) + "\n"
+
+
+class TestSoak(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="cvm-soak-test-")
+        self.runs = os.path.join(self.tmp, "runs")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def run_dir(self, name, console, ok=True, stalled=False, device=None, timed_out=False):
+        d = os.path.join(self.runs, name)
+        os.makedirs(d)
+        with open(os.path.join(d, "console.log"), "w") as fh:
+            fh.write(console)
+        with open(os.path.join(d, "summary.json"), "w") as fh:
+            json.dump({"ok": ok, "stalled": stalled, "stall_device": device,
+                       "timed_out": timed_out,
+                       "failures": [] if ok else ["stall: ..."]}, fh)
+        return d
+
+    def test_upper_bound(self):
+        # none in n: 1 - 0.05^(1/n), about 3/n
+        self.assertAlmostEqual(soak_report.upper_bound(0, 100), 1 - 0.05 ** 0.01, places=6)
+        self.assertAlmostEqual(soak_report.upper_bound(0, 10), 1 - 0.05 ** 0.1, places=6)
+        # one in 21: P(X <= 1 | 21, p) = 0.05 at p = 0.2057 (Clopper-Pearson)
+        ub = soak_report.upper_bound(1, 21)
+        self.assertAlmostEqual(soak_report.binom_cdf(1, 21, ub), 0.05, places=6)
+        self.assertTrue(0.20 < ub < 0.21, ub)
+        self.assertEqual(soak_report.upper_bound(5, 5), 1.0)
+        self.assertEqual(soak_report.upper_bound(0, 0), 1.0)
+
+    def test_pairs_ratios_and_a_hang(self):
+        # pairs 1-4 alternate b p / p b; patched at 0.9 of the bandwidth in
+        # b p pairs and 1.1 in p b pairs; pair 5: the patched run hangs on
+        # vda randwrite4k
+        for i in range(1, 5):
+            self.run_dir("p%d-baseline" % i, soak_console(1000))
+            self.run_dir("p%d-patched" % i, soak_console(900 if i % 2 else 1100))
+        self.run_dir("p5-baseline", soak_console(1000))
+        self.run_dir("p5-patched", soak_console(1000, stall=("vda", "randwrite4k")),
+                     ok=False, stalled=True, device="vda")
+        out = os.path.join(self.tmp, "out")
+        self.assertEqual(soak_report.main(["--out", out, "--baseline", "baseline",
+                                           "--patched", "patched", self.runs]), 0)
+        with open(os.path.join(out, "report.json")) as fh:
+            r = json.load(fh)
+        self.assertEqual(r["kernels"]["baseline"]["runs"], 5)
+        self.assertEqual(r["kernels"]["baseline"]["hangs"], 0)
+        self.assertEqual(r["kernels"]["patched"]["hangs"], 1)
+        self.assertAlmostEqual(r["kernels"]["patched"]["hang_rate_upper95"],
+                               soak_report.upper_bound(1, 5), places=9)
+        self.assertEqual(r["pairs"], 4)
+        j = r["ratios"]["blk randwrite4k"]
+        self.assertEqual(j["bp"]["n"], 2)
+        self.assertAlmostEqual(j["bp"]["geomean"], 0.9, places=6)
+        self.assertAlmostEqual(j["pb"]["geomean"], 1.1, places=6)
+        self.assertAlmostEqual(j["all"]["geomean"], (0.9 * 1.1) ** 0.5, places=6)
+        self.assertTrue(j["all"]["lo"] < j["all"]["geomean"] < j["all"]["hi"])
+        md = open(os.path.join(out, "report.md")).read()
+        self.assertIn("`p5-patched`: hang, device vda", md)
+
+    def test_cut_console_is_a_failure_not_a_ratio(self):
+        self.run_dir("p1-baseline", soak_console(1000))
+        self.run_dir("p1-patched", soak_console(1000).replace("iops=250 calls=0", "iops=250"))
+        r = soak_report.load_run(os.path.join(self.runs, "p1-patched"))
+        self.assertFalse(r["ok"])
+        self.assertFalse(r["hang"])
+        self.assertTrue(any("incomplete" in p for p in r["problems"]), r["problems"])
+
+    def test_guest_stall_guard(self):
+        """mode-bench.sh's guard prints HARNESS STALL when a job outlives
+        harness.stall_s, and nothing when it ends in time (busybox sh)."""
+        script = """
+            uptime_s() { echo 1.0; }
+            . %s
+            B_STALL_S=1
+            bench_watch vda slowjob; sleep 2; bench_unwatch
+            bench_watch vda fastjob; bench_unwatch; sleep 2
+        """ % os.path.join(GUEST, "mode-bench.sh")
+        p = subprocess.run([BUSYBOX, "sh", "-c", script], capture_output=True,
+                           text=True, timeout=30)
+        self.assertIn("HARNESS STALL dev=vda job=slowjob after=1s", p.stdout)
+        self.assertNotIn("fastjob", p.stdout)
+
+    def test_soak_sh_options(self):
+        s = os.path.join(BENCH, "soak.sh")
+        p = subprocess.run([s, "--help"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("--runs", p.stdout)
+        for bad in (["--runs", "0"], ["--kernels", "nope"], ["--stall", "30"], ["--bogus"]):
+            p = subprocess.run([s] + bad, capture_output=True, text=True)
+            self.assertNotEqual(p.returncode, 0, bad)
+
+    def test_guest_soak_syntax(self):
+        for f in ("mode-soak.sh", "mode-bench.sh"):
+            p = subprocess.run([BUSYBOX, "sh", "-n", os.path.join(GUEST, f)],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, "%s: %s" % (f, p.stderr))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import xml.etree.ElementTree as ET
 
@@ -1510,6 +1511,14 @@ SPLAT_PANIC = """\
 [   17.400000] Kernel panic - not syncing: Fatal exception in interrupt
 [   17.400001] Kernel Offset: disabled
 """
+SPLAT_HUNG = """\
+[  130.000000] INFO: task fio:214 blocked for more than 61 seconds.
+[  130.000001]       Not tainted 6.12.117 #1
+[  130.000002] "echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.
+"""
+SPLAT_HARDLOCKUP = """\
+[  140.000000] watchdog: Watchdog detected hard LOCKUP on cpu 1
+"""
 BENIGN = """\
 [    0.512345] DMA-API: preallocated 65536 debug entries
 [    0.512346] DMA-API: debugging enabled by kernel config
@@ -1535,7 +1544,8 @@ class TestSplats(unittest.TestCase):
         for text, kind in ((SPLAT_LOCKDEP, "lockdep"), (SPLAT_KASAN, "kasan"),
                            (SPLAT_SLEEP, "sleep-in-atomic"),
                            (SPLAT_DMA_API, "dma-api"), (SPLAT_WARN, "warn"),
-                           (SPLAT_PANIC, "panic")):
+                           (SPLAT_PANIC, "panic"), (SPLAT_HUNG, "hung-task"),
+                           (SPLAT_HARDLOCKUP, "lockup")):
             with self.subTest(kind=kind):
                 k = self.kinds(BENIGN + text + BENIGN)
                 self.assertEqual(k[:1], [(kind, False)], k)
@@ -1568,7 +1578,7 @@ class TestSplats(unittest.TestCase):
 
     def test_splat_fails_the_run(self):
         for text in (SPLAT_LOCKDEP, SPLAT_KASAN, SPLAT_SLEEP, SPLAT_DMA_API,
-                     SPLAT_WARN, SPLAT_PANIC):
+                     SPLAT_WARN, SPLAT_PANIC, SPLAT_HUNG):
             tmp = tempfile.mkdtemp(dir=self.tmp)
             d, s = make_run(tmp)
             self.assertTrue(s["ok"], s["failures"])
@@ -1804,6 +1814,82 @@ class InventoryOfSiteTest(unittest.TestCase):
             "S nosuchfn<atomic_pool_expand<x", inv),
             "kernel/dma/pool.c:atomic_pool_expand [shared-chunks]")
         self.assertEqual(report.inventory_of("S a<b<c", inv), "")
+
+
+
+# -- stalls (run.sh --stall, scripts/harness/stall.py) --------------------------
+
+import stall  # noqa: E402
+
+
+class TestStall(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def test_stalled_run_fails_and_names_the_device(self):
+        d, s = make_run(self.tmp)
+        self.assertTrue(s["ok"], s["failures"])
+        s = analyze.analyze(d, stub_convstat(d),
+                            {"stalled": "1", "stall_device": "vda"})
+        self.assertFalse(s["ok"])
+        self.assertTrue(s["stalled"])
+        self.assertEqual(s["stall_device"], "vda")
+        self.assertTrue(any(f.startswith("stall:") and "vda" in f
+                            for f in s["failures"]), s["failures"])
+
+    def test_last_job(self):
+        con = os.path.join(self.tmp, "console.log")
+        with open(con, "w") as fh:
+            fh.write("HARNESS JOB dev=vda job=randread4k\n"
+                     "BENCH fio dev=vda kind=blk job=randread4k bw_kib=1\n"
+                     "HARNESS JOB dev=nvme0n1 job=randwrite4k\n")
+        self.assertEqual(stall.last_job(con), ("nvme0n1", "randwrite4k"))
+        self.assertEqual(stall.last_job(os.path.join(self.tmp, "none")),
+                         (None, None))
+
+    def test_no_qemu(self):
+        out, text = stall.collect(os.path.join(self.tmp, "no.sock"))
+        self.assertTrue(out["errors"] and out["errors"][0].startswith("QMP"))
+        self.assertEqual(stall.main(["--qmp", os.path.join(self.tmp, "no.sock"),
+                                     "--out", self.tmp]), 1)
+        self.assertTrue(os.path.exists(os.path.join(self.tmp, "stall.json")))
+
+    @unittest.skipUnless(shutil.which("qemu-system-x86_64"), "needs QEMU")
+    def test_collect_from_qemu(self):
+        """A real QEMU (no guest: -S), virtio-blk and virtio-net: every
+        device and queue is reported, nothing is in flight, and the vCPU
+        registers are there."""
+        sock = os.path.join(self.tmp, "qmp.sock")
+        img = os.path.join(self.tmp, "d.img")
+        with open(img, "wb") as fh:
+            fh.truncate(1 << 20)
+        q = subprocess.Popen(
+            ["qemu-system-x86_64", "-nodefaults", "-display", "none", "-S",
+             "-machine", "q35", "-accel", "tcg",
+             "-qmp", "unix:%s,server=on,wait=off" % sock,
+             "-drive", "file=%s,format=raw,if=none,id=d0" % img,
+             "-device", "virtio-blk-pci,drive=d0",
+             "-netdev", "hubport,id=n0,hubid=0",
+             "-device", "virtio-net-pci,netdev=n0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                if os.path.exists(sock) or q.poll() is not None:
+                    break
+                time.sleep(0.1)
+            out, text = stall.collect(sock)
+        finally:
+            q.kill()
+            q.wait()
+        self.assertEqual(out["errors"], [])
+        self.assertEqual(out["queues_in_flight"], [])
+        self.assertIn("virtio-queue-status virtio-blk queue 0", text)
+        self.assertIn("virtio-queue-status virtio-net queue 2", text)
+        self.assertIn("==== info registers -a", text)
+        self.assertIn("EIP=", text)
 
 
 if __name__ == "__main__":

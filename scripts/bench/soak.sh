@@ -1,0 +1,189 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make soak: many boots of the baseline and the patched kernel, each running
+# the fio jobs of make bench, to bound the rate of storage hangs and to
+# measure the fio ratio in alternating (ABBA) order.
+#
+# usage: scripts/bench/soak.sh [--help] [--runs N] [--kernels bench|debug]
+#                              [--rounds R] [--fio-s S] [--stall S]
+#                              [--out DIR] [--report-only]
+#
+#   --runs N        runs per kernel (default 100); run pairs alternate their
+#                   order, b p, p b, b p, ... (ABBA)
+#   --kernels K     bench (default): the kernels of make bench's micro runs
+#                   (variants benchbase and bench: baseline and patched +
+#                   configs/bench.config, the hang detectors); debug:
+#                   debugbase and debugbench (the same + configs/debug.config:
+#                   lockdep, KASAN, DMA-API debugging)
+#   --rounds R      rounds of the 8 fio jobs per boot (default 1)
+#   --fio-s S       seconds per fio job (default 3, as make bench)
+#   --stall S       the host collects the guest's state and kills it after S
+#                   seconds without a progress line (default 150); the guest
+#                   dumps its tasks (sysrq w, t) when a job has run for
+#                   S - 60 seconds
+#   --out DIR       default results/soak (--kernels debug: results/soak-debug)
+#   --report-only   only write the report from the runs in DIR/runs
+#   --inject-stall  check the hang diagnosis instead: one patched run whose
+#                   virtio-blk disk the host throttles to 1 byte/s (QMP
+#                   block_set_io_throttle) once fio's first write job on it
+#                   starts; passes if the guest dumps its tasks, the host
+#                   collects QEMU's state, and both name vda (into
+#                   DIR/inject-stall)
+#
+# Resumable: a run whose directory has a summary.json is kept, so an
+# interrupted soak goes on where it stopped; delete DIR to start again.
+# Every boot runs with the lockup and hung-task detectors on (run.sh
+# --detectors).  A run is a hang if the host saw a stall (run.sh --stall),
+# the guest reported one (HARNESS STALL) or QEMU ran into its timeout.
+# Output: DIR/report.md and report.json (scripts/bench/soak_report.py): per
+# kernel the runs, hangs and the 95 % upper bound of the hang rate; per fio
+# job the patched/baseline ratio with its 95 % interval over the run pairs;
+# the counters around every job.  About 75 s per run on this machine (TCG,
+# 2 CPUs): --runs 100 takes about 4 h.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+RUNS_N=100
+KERNELS=bench
+ROUNDS=1
+FIO_S=3
+STALL=150
+OUTD=
+REPORT_ONLY=0
+INJECT=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-h|--help) usage; exit 0 ;;
+	--runs) need_arg "$@"; RUNS_N=$2; shift ;;
+	--kernels) need_arg "$@"; KERNELS=$2; shift ;;
+	--rounds) need_arg "$@"; ROUNDS=$2; shift ;;
+	--fio-s) need_arg "$@"; FIO_S=$2; shift ;;
+	--stall) need_arg "$@"; STALL=$2; shift ;;
+	--out) need_arg "$@"; OUTD=$2; shift ;;
+	--report-only) REPORT_ONLY=1 ;;
+	--inject-stall) INJECT=1 ;;
+	*) die "soak: unknown argument '$1' (see --help)" ;;
+	esac
+	shift
+done
+is_num() { case "$1" in ''|*[!0-9]*) return 1 ;; esac; [ "$1" -ge 1 ]; }
+is_num "$RUNS_N" || die "soak: --runs: a positive number, not '$RUNS_N'"
+is_num "$ROUNDS" || die "soak: --rounds: a positive number, not '$ROUNDS'"
+is_num "$FIO_S" || die "soak: --fio-s: a positive number, not '$FIO_S'"
+is_num "$STALL" && [ "$STALL" -gt 60 ] || die "soak: --stall: more than 60 seconds, not '$STALL'"
+case $KERNELS in
+bench) VB=benchbase VP=bench ;;
+debug) VB=debugbase VP=debugbench ;;
+*) die "soak: --kernels: bench or debug, not '$KERNELS'" ;;
+esac
+if [ -z "$OUTD" ]; then
+	OUTD=$RESULTS/soak
+	[ "$KERNELS" = bench ] || OUTD=$RESULTS/soak-$KERNELS
+fi
+RUNS=$OUTD/runs
+BB=$BUILD/soak
+mkdir -p "$RUNS" "$BB"
+
+# the plan: pair i runs b, p when i is odd and p, b when it is even
+PLAN=()
+for i in $(seq 1 "$RUNS_N"); do
+	if [ $((i % 2)) -eq 1 ]; then
+		PLAN+=("p$i-$VB" "p$i-$VP")
+	else
+		PLAN+=("p$i-$VP" "p$i-$VB")
+	fi
+done
+
+if [ $INJECT -eq 1 ]; then
+	"$ROOT/scripts/deps.sh"
+	[ -x "$BIN/convstat" ] || make -s -C "$ROOT/scripts/convstat" O="$BIN"
+	"$ROOT/scripts/build-kernel.sh" "$VP" || die "soak: the $VP kernel does not build"
+	"$ROOT/scripts/bench/mktools.sh" --out "$BB/tools.cpio.gz"
+	mkdir -p "$BB/no-modules"
+	out=$OUTD/inject-stall
+	rm -rf "$out"
+	mkdir -p "$out"
+	# the guest guard after 20 s, the host after 60 s of silence
+	MODSRC=$BB/no-modules "$ROOT/scripts/harness/run.sh" --variant "$VP" \
+		--label soak-inject-stall --out "$out" --mode soak --timeout 600 \
+		--stall 60 --detectors --initrd-extra "$BB/tools.cpio.gz" \
+		--extra-append "harness.bench_fio_s=2 harness.stall_s=20" \
+		>"$BB/inject-stall.log" 2>&1 &
+	rpid=$!
+	python3 - "$out" "$ROOT" <<'PY' || { kill $rpid 2>/dev/null; wait $rpid; die "soak: --inject-stall: could not throttle the disk"; }
+import os, sys, time
+sys.path.insert(0, os.path.join(sys.argv[2], "scripts", "harness"))
+sys.dont_write_bytecode = True
+from stall import Qmp  # noqa: E402
+out = sys.argv[1]
+con, sock = os.path.join(out, "console.log"), os.path.join(out, "qmp.sock")
+t0 = time.time()
+while time.time() - t0 < 400:
+    try:
+        if "HARNESS JOB dev=vda job=randwrite4k" in open(con, errors="replace").read():
+            q = Qmp(sock)
+            q.call("block_set_io_throttle", device="dblk", bps=1, bps_rd=0, bps_wr=0,
+                   iops=0, iops_rd=0, iops_wr=0)
+            print("soak: --inject-stall: vda throttled to 1 byte/s")
+            sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.2)
+sys.exit(1)
+PY
+	rc=0
+	wait $rpid || rc=$?
+	sed 's/^/    /' "$BB/inject-stall.log"
+	bad=()
+	grep -q 'HARNESS STALL dev=vda job=randwrite4k' "$out/console.log" || bad+=("no HARNESS STALL from the guest")
+	grep -q 'sysrq: Show Blocked State' "$out/console.log" || bad+=("no sysrq task dump")
+	[ -f "$out/stall.json" ] || bad+=("no stall.json from the host")
+	python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s.get("stalled") and s.get("stall_device") == "vda" else 1)' \
+		"$out/summary.json" 2>/dev/null || bad+=("summary.json does not name the stalled device vda")
+	grep -q '"device": "virtio-blk"' "$out/stall.json" 2>/dev/null || bad+=("stall.json shows no virtio-blk queue in flight")
+	[ $rc -ne 0 ] || bad+=("run.sh passed a stalled run")
+	if [ ${#bad[@]} -gt 0 ]; then
+		printf '  %s\n' "${bad[@]}" >&2
+		die "soak: --inject-stall: FAILED (${out#"$ROOT"/})"
+	fi
+	log "soak: --inject-stall: PASS: the guest dumped its tasks, the host collected QEMU's state (${out#"$ROOT"/}/stall.txt), both name vda"
+	exit 0
+fi
+
+if [ $REPORT_ONLY -eq 0 ]; then
+	"$ROOT/scripts/deps.sh"
+	[ -x "$BIN/convstat" ] || make -s -C "$ROOT/scripts/convstat" O="$BIN"
+	for v in "$VB" "$VP"; do
+		"$ROOT/scripts/build-kernel.sh" "$v" || die "soak: the $v kernel does not build"
+	done
+	"$ROOT/scripts/bench/mktools.sh" --out "$BB/tools.cpio.gz"
+	mkdir -p "$BB/no-modules"
+	# per boot: the fio jobs, fio_s each, times rounds, plus the boot
+	est=$((40 + ROUNDS * 8 * (FIO_S + 1)))
+	timeout=$((300 + ROUNDS * 8 * (FIO_S + 30)))
+	done_n=0
+	for l in "${PLAN[@]}"; do [ -f "$RUNS/$l/summary.json" ] && done_n=$((done_n + 1)); done
+	todo=$((${#PLAN[@]} - done_n))
+	log "soak: $KERNELS kernels ($VB, $VP), ${#PLAN[@]} runs of which $done_n done; ~$((todo * est / 60)) min left on an idle 2-CPU host"
+	T0=$SECONDS
+	k=0
+	for l in "${PLAN[@]}"; do
+		k=$((k + 1))
+		out=$RUNS/$l
+		[ -f "$out/summary.json" ] && continue
+		v=${l#*-}
+		log "soak: [$k/${#PLAN[@]}] $l ($((SECONDS - T0))s elapsed)"
+		MODSRC=$BB/no-modules "$ROOT/scripts/harness/run.sh" --variant "$v" \
+			--label "soak-$l" --out "$out" --mode soak --timeout "$timeout" \
+			--stall "$STALL" --detectors --initrd-extra "$BB/tools.cpio.gz" \
+			--extra-append "harness.bench_fio_s=$FIO_S harness.soak_rounds=$ROUNDS harness.stall_s=$((STALL - 60))" \
+			2>&1 | sed 's/^/    /' || warn "soak: $l failed (in the report)"
+		# a run that left no summary (killed host side) is not done
+		[ -f "$out/summary.json" ] || warn "soak: $l left no summary.json; it runs again next time"
+	done
+	log "soak: runs done in $((SECONDS - T0))s"
+fi
+
+python3 "$ROOT/scripts/bench/soak_report.py" --out "$OUTD" \
+	--baseline "$VB" --patched "$VP" "$RUNS"
+log "soak: report ${OUTD#"$ROOT"/}/report.md"
