@@ -64,8 +64,10 @@
 # Outputs in DIR: console.log, conv.log (conversion records, tcg only),
 # convstat.json, map.txt, guest.json, summary.json, qemu.log, dmesg.txt,
 # disk-{blk,scsi,nvme}.img, stall.txt and stall.json after a stall.  QEMU's
-# QMP socket is DIR/qmp.sock while the guest runs.  Exit status 0 only if the guest ran to its end,
-# every check passed and the analyzer agrees with the guest counters.
+# QMP socket is DIR/qmp.sock while the guest runs (in /tmp if that path is
+# too long for a socket; qemu-cmdline.txt names it).  Exit status 0 only if
+# the guest ran to its end, every check passed and the analyzer agrees with
+# the guest counters.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -212,6 +214,9 @@ SERIAL="file:$OUT_ABS/console.log"
 [ $SHELL_MODE -eq 1 ] && SERIAL=mon:stdio
 # QMP, for the stall collector (and for anyone debugging a live guest)
 QMP_SOCK=$OUT_ABS/qmp.sock
+# a UNIX socket path has at most 107 bytes: a deep run directory gets one
+# in /tmp
+[ ${#QMP_SOCK} -le 100 ] || QMP_SOCK=$(mktemp -u /tmp/cvm-qmp.XXXXXX.sock)
 Q+=(-qmp "unix:$QMP_SOCK,server=on,wait=off")
 Q+=(-kernel "$KERNEL" -initrd "$OUT_ABS/initrd.cpio.gz" -append "$APPEND"
     -serial "$SERIAL"
@@ -400,6 +405,7 @@ done
 qrc=0
 wait "$QPID" 2>/dev/null || qrc=$?
 trap - EXIT
+rm -f "$QMP_SOCK"
 t1=$(date +%s.%N)
 wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 [ $timed_out -eq 1 ] && warn "run $LABEL: TIMEOUT after ${TIMEOUT}s, QEMU killed"
