@@ -205,7 +205,7 @@ def write(A, runs, out, vb, vp):
     P("# make soak: hangs and the fio ratio, %s vs %s\n" % (vb, vp))
     P("Runs alternate in pairs, b p then p b (ABBA); each boot runs the fio "
       "jobs of make bench with the lockup and hung-task detectors on.  A hang "
-      "is a stall seen by the host (no console output, run.sh --stall), "
+      "is a stall seen by the host (no progress line, run.sh --stall), "
       "one reported by the guest (HARNESS STALL) or a QEMU timeout.\n")
     P("| kernel | runs | ok | hangs | failures | hang rate, 95 % upper bound | fio jobs |")
     P("|---|---:|---:|---:|---:|---:|---:|")
