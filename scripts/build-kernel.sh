@@ -54,16 +54,14 @@ need_cmd bc bc
 [ -f /usr/include/libelf.h ] || die "libelf.h missing (Debian package libelf-dev): run 'make deps'"
 
 frags=("$SRC/kernel/configs/kvm_guest.config" "$ROOT/configs/guest.config")
-# the debug and kunitmod variants are the patched kernel plus their own
-# fragment
+# the debug, kunitmod and bench variants are the patched kernel plus their
+# own fragment (configs/VARIANT.config, last); the others name theirs
 case $VARIANT in
-debug|kunitmod) frags+=("$ROOT/configs/patched.config") ;;
-bench) frags+=("$ROOT/configs/patched.config") ;;
-debugbench) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/debug.config") ;;
-debugbase) frags+=("$ROOT/configs/debug.config") ;;
+debug|kunitmod|bench) frags+=("$ROOT/configs/patched.config") ;;
+debugbench) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/debug.config" "$ROOT/configs/bench.config") ;;
+benchbase) frags+=("$ROOT/configs/bench.config") ;;
+debugbase) frags+=("$ROOT/configs/debug.config" "$ROOT/configs/bench.config") ;;
 esac
-# (bench gets configs/bench.config as its own fragment, below)
-case $VARIANT in benchbase|debugbench|debugbase) frags+=("$ROOT/configs/bench.config") ;; esac
 [ -f "$ROOT/configs/$VARIANT.config" ] && frags+=("$ROOT/configs/$VARIANT.config")
 
 export CCACHE_BASEDIR=$ROOT

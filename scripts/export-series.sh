@@ -50,15 +50,13 @@ done
 V=${SERIES_VERSION:-1}
 [ -d "$TREE/.git" ] || die "no kernel tree: run 'make tree'"
 
-cover_of() { find "$1" -maxdepth 1 -name '*0000-cover-letter.patch' | head -n1; }
-
 if [ "$MODE" = desc ]; then
 	for pair in "$BR_SERIES:${PATCHES:-$ROOT/patches}" "$BR_FIXES:${FIXES_PATCHES:-$ROOT/patches/fixes}"; do
-	br=${pair%%:*}
-	c=$(cover_of "${pair#*:}")
-	[ -n "$c" ] || continue
-	tgit rev-parse -q --verify "refs/heads/$br" >/dev/null || continue
-	python3 - "$c" >"$BUILD/.desc" <<'PY'
+		br=${pair%%:*}
+		c=$(cover_of "${pair#*:}")
+		[ -n "$c" ] || continue
+		tgit rev-parse -q --verify "refs/heads/$br" >/dev/null || continue
+		python3 - "$c" >"$BUILD/.desc" <<'PY'
 import re, sys
 lines = open(sys.argv[1]).read().split("\n")
 i = 0
@@ -80,8 +78,8 @@ while body and body[-1] == "":
     body.pop()
 sys.stdout.write(subj + "\n\n" + "\n".join(body) + "\n")
 PY
-	tgit config "branch.$br.description" "$(cat "$BUILD/.desc")"
-	rm -f "$BUILD/.desc"
+		tgit config "branch.$br.description" "$(cat "$BUILD/.desc")"
+		rm -f "$BUILD/.desc"
 	done
 	exit 0
 fi

@@ -87,11 +87,11 @@ FIXES=()
 FIXES_COVER=''
 if [ -n "$FIXES_PATCHES" ] && [ -d "$FIXES_PATCHES" ]; then
 	mapfile -t FIXES < <(series_patches "$FIXES_PATCHES")
-	FIXES_COVER=$(find "$FIXES_PATCHES" -maxdepth 1 -name '*0000-cover-letter.patch' | head -n1)
+	FIXES_COVER=$(cover_of "$FIXES_PATCHES")
 fi
 mapfile -t MAIN < <(series_patches "$PATCHES")
 SERIES=("${FIXES[@]}" "${MAIN[@]}")
-COVER=$(find "$PATCHES" -maxdepth 1 -name '*0000-cover-letter.patch' | head -n1)
+COVER=$(cover_of "$PATCHES")
 NP=${#SERIES[@]}
 
 # Without a tree (or its base branch) every gate fails, and says why.

@@ -138,7 +138,9 @@ series_patches() {
 		! -name '*0000-cover-letter.patch' | sort
 }
 
-# same_patches DIR1 DIR2: the *.patch files of both directories are identical
+# cover_of DIR: the cover letter of the series in DIR (empty if none)
+cover_of() { find "$1" -maxdepth 1 -name '*0000-cover-letter.patch' | head -n1; }
+
 # series_base: where the main series starts, the fixes branch if the series
 # branch holds it, else base
 series_base() {
@@ -150,6 +152,7 @@ series_base() {
 	fi
 }
 
+# same_patches DIR1 DIR2: the *.patch files of both directories are identical
 same_patches() {
 	local a b
 	a=$(cd "$1" && pwd) && b=$(cd "$2" && pwd) || return 1

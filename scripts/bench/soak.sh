@@ -94,12 +94,20 @@ for i in $(seq 1 "$RUNS_N"); do
 	fi
 done
 
-if [ $INJECT -eq 1 ]; then
+# prepare VARIANT...: packages, the analyzer, the kernels, fio for the guest
+prepare() {
+	local v
 	"$ROOT/scripts/deps.sh"
 	[ -x "$BIN/convstat" ] || make -s -C "$ROOT/scripts/convstat" O="$BIN"
-	"$ROOT/scripts/build-kernel.sh" "$VP" || die "soak: the $VP kernel does not build"
+	for v in "$@"; do
+		"$ROOT/scripts/build-kernel.sh" "$v" || die "soak: the $v kernel does not build"
+	done
 	"$ROOT/scripts/bench/mktools.sh" --out "$BB/tools.cpio.gz"
 	mkdir -p "$BB/no-modules"
+}
+
+if [ $INJECT -eq 1 ]; then
+	prepare "$VP"
 	out=$OUTD/inject-stall
 	rm -rf "$out"
 	mkdir -p "$out"
@@ -111,17 +119,19 @@ if [ $INJECT -eq 1 ]; then
 		>"$BB/inject-stall.log" 2>&1 &
 	rpid=$!
 	python3 - "$out" "$ROOT" <<'PY' || { kill $rpid 2>/dev/null; wait $rpid; die "soak: --inject-stall: could not throttle the disk"; }
-import os, sys, time
+import os, re, sys, time
 sys.path.insert(0, os.path.join(sys.argv[2], "scripts", "harness"))
 sys.dont_write_bytecode = True
 from stall import Qmp  # noqa: E402
 out = sys.argv[1]
-con, sock = os.path.join(out, "console.log"), os.path.join(out, "qmp.sock")
+con = os.path.join(out, "console.log")
 t0 = time.time()
 while time.time() - t0 < 400:
     try:
         if "HARNESS JOB dev=vda job=randwrite4k" in open(con, errors="replace").read():
-            q = Qmp(sock)
+            # the socket run.sh gave QEMU (in /tmp if the path is long)
+            cmd = open(os.path.join(out, "qemu-cmdline.txt")).read()
+            q = Qmp(re.search(r"-qmp '?unix:([^,]+),", cmd).group(1))
             q.call("block_set_io_throttle", device="dblk", bps=1, bps_rd=0, bps_wr=0,
                    iops=0, iops_rd=0, iops_wr=0)
             print("soak: --inject-stall: vda throttled to 1 byte/s")
@@ -151,13 +161,7 @@ PY
 fi
 
 if [ $REPORT_ONLY -eq 0 ]; then
-	"$ROOT/scripts/deps.sh"
-	[ -x "$BIN/convstat" ] || make -s -C "$ROOT/scripts/convstat" O="$BIN"
-	for v in "$VB" "$VP"; do
-		"$ROOT/scripts/build-kernel.sh" "$v" || die "soak: the $v kernel does not build"
-	done
-	"$ROOT/scripts/bench/mktools.sh" --out "$BB/tools.cpio.gz"
-	mkdir -p "$BB/no-modules"
+	prepare "$VB" "$VP"
 	# per boot: the fio jobs, fio_s each, times rounds, plus the boot
 	est=$((20 + ROUNDS * 8 * (FIO_S + 1)))
 	timeout=$((300 + ROUNDS * 8 * (FIO_S + 30)))

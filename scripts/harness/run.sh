@@ -340,6 +340,20 @@ t0=$(date +%s.%N)
 "${Q[@]}" </dev/null >"$OUT/qemu.log" 2>&1 &
 QPID=$!
 trap 'kill "$QPID" 2>/dev/null || true' EXIT
+# stall_collect: the guest made no progress for STALL s: QEMU's view of it
+# (scripts/harness/stall.py), then QEMU is killed
+stall_collect() {
+	stalled=1
+	warn "run $LABEL: STALL: no progress line for ${STALL}s; collecting the guest's state"
+	local sargs=(--qmp "$QMP_SOCK" --out "$OUT" --console "$OUT/console.log")
+	[ "$PLATFORM" = tcg ] && sargs+=(--conv "$OUT/conv.log")
+	python3 "$ROOT/scripts/harness/stall.py" "${sargs[@]}" 2>&1 | sed "s/^/  /" >&2 || true
+	stall_device=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("device") or "")' \
+		"$OUT/stall.json" 2>/dev/null || true)
+	kill "$QPID" 2>/dev/null || true
+	sleep 1
+	kill -9 "$QPID" 2>/dev/null || true
+}
 start_s=
 done_s=
 timed_out=0
@@ -364,21 +378,10 @@ while kill -0 "$QPID" 2>/dev/null; do
 		if [ "$n" != "$prog_n" ]; then
 			prog_n=$n
 			prog_changed=$SECONDS
+		elif [ $((SECONDS - prog_changed)) -ge "$STALL" ]; then
+			stall_collect
+			break
 		fi
-	fi
-	if [ "$STALL" -gt 0 ] && [ -n "$start_s" ] && [ -z "$done_s" ] &&
-	   [ $((SECONDS - prog_changed)) -ge "$STALL" ]; then
-		stalled=1
-		warn "run $LABEL: STALL: no progress line for ${STALL}s; collecting the guest's state"
-		sargs=(--qmp "$QMP_SOCK" --out "$OUT" --console "$OUT/console.log")
-		[ "$PLATFORM" = tcg ] && sargs+=(--conv "$OUT/conv.log")
-		python3 "$ROOT/scripts/harness/stall.py" "${sargs[@]}" 2>&1 | sed "s/^/  /" >&2 || true
-		stall_device=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("device") or "")' \
-			"$OUT/stall.json" 2>/dev/null || true)
-		kill "$QPID" 2>/dev/null || true
-		sleep 1
-		kill -9 "$QPID" 2>/dev/null || true
-		break
 	fi
 	if [ "${el%.*}" -ge "$TIMEOUT" ]; then
 		timed_out=1

@@ -513,13 +513,17 @@ class TestCrosscheck(unittest.TestCase):
         self.assertIsNone(analyze.snapshot_prefix(SYN_LOG))
 
 
-class TestAnalyze(unittest.TestCase):
+class TmpDirTest(unittest.TestCase):
+    """A test with a scratch directory, self.tmp, removed afterwards."""
+
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
 
     def tearDown(self):
         shutil.rmtree(self.tmp)
 
+
+class TestAnalyze(TmpDirTest):
     def test_good_run(self):
         d, s = make_run(self.tmp)
         self.assertEqual(s["failures"], [])
@@ -1235,13 +1239,7 @@ class TestWithRealConvstat(unittest.TestCase):
             self.assertEqual(f["mixed_end"], mixed, i)
 
 
-class TestReport(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
-
-    def tearDown(self):
-        shutil.rmtree(self.tmp)
-
+class TestReport(TmpDirTest):
     def test_report(self):
         b, _ = make_run(self.tmp, "baseline")
         pfig = dict(SYN_CONVSTAT, calls=2, misaligned=0, mixed_2m_end=0,
@@ -1529,13 +1527,7 @@ BENIGN = """\
 """
 
 
-class TestSplats(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
-
-    def tearDown(self):
-        shutil.rmtree(self.tmp)
-
+class TestSplats(TmpDirTest):
     def kinds(self, text, expected=None):
         return [(s["kind"], s["expected"])
                 for s in analyze.find_splats(text, expected)]
@@ -1623,13 +1615,7 @@ INV = ["CHECK invariant boot PASS shared_pages=1026",
        "CHECK invariant end-detector PASS dma_to_private=0"]
 
 
-class TestStress(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
-
-    def tearDown(self):
-        shutil.rmtree(self.tmp)
-
+class TestStress(TmpDirTest):
     def summ(self, name, d, rc=0, kind="stress"):
         return subprocess.run([STRESS, "--summarize", name, d, str(rc), kind],
                               capture_output=True, text=True, timeout=60)
@@ -1822,13 +1808,7 @@ class InventoryOfSiteTest(unittest.TestCase):
 import stall  # noqa: E402
 
 
-class TestStall(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="cvm-harness-test-")
-
-    def tearDown(self):
-        shutil.rmtree(self.tmp)
-
+class TestStall(TmpDirTest):
     def test_stalled_run_fails_and_names_the_device(self):
         d, s = make_run(self.tmp)
         self.assertTrue(s["ok"], s["failures"])
