@@ -9,13 +9,13 @@
 #                       the series branch, + kernel/patches; both worktrees
 #                       are refreshed first where stale: prepare-tree.sh test)
 #             debug     source build/src/test-series, + configs/debug.config
+#                       + configs/kunit-modules.config (the series' KUnit
+#                       suites =m): make stress and make kunit-modules
 #             bench     patched + configs/bench.config (hang detectors):
 #                       the patched kernel of make bench and make soak
 #             benchbase baseline + configs/bench.config
 #             debugbench, debugbase: debug and its baseline, both +
 #                       configs/bench.config (make soak --kernels debug)
-#             kunitmod  source build/src/test-series, + configs/kunitmod.config
-#                       (the KUnit suites as modules)
 #
 # Config: tinyconfig + kernel/configs/kvm_guest.config + configs/guest.config
 # + configs/VARIANT.config, merged with scripts/kconfig/merge_config.sh; any
@@ -30,11 +30,11 @@ for a in "$@"; do
 	case "$a" in
 	-h|--help) usage; exit 0 ;;
 	--config-only) CONFIG_ONLY=1 ;;
-	baseline|patched|debug|kunitmod|bench|benchbase|debugbench|debugbase) VARIANT=$a ;;
+	baseline|patched|debug|bench|benchbase|debugbench|debugbase) VARIANT=$a ;;
 	*) die "unknown argument '$a' (see --help)" ;;
 	esac
 done
-[ -n "$VARIANT" ] || die "which variant? (baseline, patched, debug, kunitmod, bench, benchbase, debugbench or debugbase)"
+[ -n "$VARIANT" ] || die "which variant? (baseline, patched, debug, bench, benchbase, debugbench or debugbase)"
 
 case $VARIANT in
 baseline|benchbase|debugbase) SRC=$WORKTREES/$BR_TEST_BASE ;;
@@ -54,11 +54,12 @@ need_cmd bc bc
 [ -f /usr/include/libelf.h ] || die "libelf.h missing (Debian package libelf-dev): run 'make deps'"
 
 frags=("$SRC/kernel/configs/kvm_guest.config" "$ROOT/configs/guest.config")
-# the debug, kunitmod and bench variants are the patched kernel plus their
-# own fragment (configs/VARIANT.config, last); the others name theirs
+# the debug and bench variants are the patched kernel plus their own
+# fragment (configs/VARIANT.config, last); the others name theirs
 case $VARIANT in
-debug|kunitmod|bench) frags+=("$ROOT/configs/patched.config") ;;
-debugbench) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/debug.config" "$ROOT/configs/bench.config") ;;
+debug) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/kunit-modules.config") ;;
+bench) frags+=("$ROOT/configs/patched.config") ;;
+debugbench) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/kunit-modules.config" "$ROOT/configs/debug.config" "$ROOT/configs/bench.config") ;;
 benchbase) frags+=("$ROOT/configs/bench.config") ;;
 debugbase) frags+=("$ROOT/configs/debug.config" "$ROOT/configs/bench.config") ;;
 esac

@@ -10,7 +10,9 @@
 # ends with one line "N passed, N failed" over all test cases.  A step that
 # prints no count of its own counts as one test (its exit code).  deps and
 # tree are prerequisites: if they fail, the run stops there.  An unknown
-# step fails before anything runs.
+# step fails before anything runs.  deps also checks that the file system
+# of build/ has room for the build output (CHECK_DISK_GIB, default 20 GiB
+# counting what build/ holds; 0 skips).
 #
 # Beside the log: build/check/STEP.ktap (KTAP, one test line per counted
 # test case), build/check/results.ktap (every step as a subtest) and
@@ -41,7 +43,7 @@ done
 
 step_cmd() {
 	case $1 in
-	deps) echo "$ROOT/scripts/deps.sh" ;;
+	deps) echo "$ROOT/scripts/deps.sh --disk ${CHECK_DISK_GIB:-20}" ;;
 	lint) echo "$ROOT/scripts/lint.sh" ;;
 	tooling-unit) echo "$ROOT/tests/tooling/run-tests.sh" ;;
 	tree) echo "$ROOT/scripts/prepare-tree.sh all" ;;

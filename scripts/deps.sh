@@ -2,7 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0
 # Install the Debian packages the project needs (idempotent).
 #
-# usage: scripts/deps.sh [--help] [--pin VERSION]
+# usage: scripts/deps.sh [--help] [--pin VERSION] [--disk GIB]
+#
+#   --disk GIB   also check that the file system of build/ has room for GIB
+#                GiB of build output, counting what build/ already holds
+#                (make check: 20; a finished make check leaves about 16 GiB
+#                in build/ of a fresh clone); 0 skips the check
 #
 # The kernel base comes from linux-source-6.12 at the version pinned in the
 # Makefile (LINUX_SOURCE_VERSION).  If that version is no longer offered by
@@ -11,10 +16,31 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 PIN=${LINUX_SOURCE_VERSION:-}
-case "${1:-}" in
--h|--help) usage; exit 0 ;;
---pin) PIN=$2 ;;
-esac
+DISK_GIB=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-h|--help) usage; exit 0 ;;
+	--pin) [ -n "${2:-}" ] || die "--pin needs a version (see --help)"
+		PIN=$2; shift ;;
+	--disk) [[ "${2:-}" =~ ^[0-9]+$ ]] || die "--disk needs a number of GiB (see --help)"
+		DISK_GIB=$2; shift ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+	shift
+done
+
+# Room for the build output: a full disk fails steps much later with
+# errors that name files, not the disk.
+if [ "$DISK_GIB" -gt 0 ]; then
+	mkdir -p "$BUILD"
+	have_k=$(du -sk "$BUILD" 2>/dev/null | cut -f1)
+	free_k=$(df -Pk "$BUILD" | awk 'NR == 2 { print $4 }')
+	need_k=$((DISK_GIB * 1048576 - ${have_k:-0}))
+	if [ "$need_k" -gt "$free_k" ]; then
+		die "deps: $((free_k / 1048576)) GiB free on the file system of ${BUILD#"$ROOT"/}/, which holds $((have_k / 1048576)) GiB; the build output needs about $DISK_GIB GiB in all: free $(((need_k - free_k) / 1048576 + 1)) GiB (or --disk 0 to skip the check)"
+	fi
+	log "deps: disk: $((free_k / 1048576)) GiB free, build/ holds $((have_k / 1048576)) GiB of the $DISK_GIB needed"
+fi
 
 PKGS=(build-essential bc bison flex libelf-dev libssl-dev cpio kmod rsync
       xz-utils python3 git ccache sparse b4 busybox-static qemu-system-x86

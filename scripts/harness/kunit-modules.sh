@@ -5,13 +5,14 @@
 #
 # usage: scripts/harness/kunit-modules.sh [--help] [--no-build] [--out DIR]
 #
-#   --no-build   do not (re)build the kunitmod kernel first
+#   --no-build   do not (re)build the debug kernel first
 #   --out DIR    run directory (default results/runs/kunit-modules)
 #
-# Builds the kunitmod variant (scripts/build-kernel.sh kunitmod: the patched
-# kernel + configs/kunitmod.config, every KUnit suite of the series and of
-# the test-only emulated CVM =m; modpost fails the build on a missing
-# export), boots it on the emulated CVM with the arguments of kunit/run.sh
+# Builds the debug variant (scripts/build-kernel.sh debug: the patched
+# kernel + configs/debug.config, with configs/kunit-modules.config every
+# KUnit suite of the series and of the test-only emulated CVM =m; modpost
+# fails the build on a missing export; the suites run under lockdep, KASAN
+# and DMA-API debugging), boots it on the emulated CVM with the arguments of kunit/run.sh
 # cvm (4 GiB, 2 vCPUs, swiotlb=1536 cc_conversion_align=strict), and the
 # guest (scripts/guest/mode-kunit.sh) loads each module, checks the results
 # of its suites in debugfs and unloads it.  The one kernel warning a suite
@@ -37,10 +38,10 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-[ $BUILD_FIRST -eq 0 ] || "$ROOT/scripts/build-kernel.sh" kunitmod
+[ $BUILD_FIRST -eq 0 ] || "$ROOT/scripts/build-kernel.sh" debug
 rc=0
 HARNESS_EXPECT_SPLAT='CPA VMM failure to convert memory' \
-	"$ROOT/scripts/harness/run.sh" --variant kunitmod --label kunit-modules \
+	"$ROOT/scripts/harness/run.sh" --variant debug --label kunit-modules \
 	--out "$OUT" --mode kunit --mem 4G --smp 2 --cycles 0 --timeout 900 \
 	--extra-append "swiotlb=1536 cc_conversion_align=strict" || rc=$?
 

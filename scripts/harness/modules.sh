@@ -18,7 +18,7 @@
 # Nothing is rebuilt when nothing changed.  No module directory: an empty
 # archive.  MODSRC=DIR builds the modules of DIR instead (self-tests).
 # KUnit suites that the kernel build itself made modules (*kunit*.ko of
-# modules.order, the kunitmod variant) go to /harness/modules/ too, with
+# modules.order: the debug variant) go to /harness/modules/ too, with
 # kunit.order: their names in the kernel's link order (the order kunit.py
 # runs them built in), moved after the modules they depend on (modinfo),
 # for scripts/guest/mode-kunit.sh.

@@ -471,6 +471,24 @@ t_export_as_me() {
 	[ ! -d root/patches ] || fail "--as-me wrote patches/"
 }
 
+# deps.sh --disk: room for the build output is checked before anything is
+# built, with what to free in the message (the CI run of session 8 failed
+# on a full disk with "unable to write file" errors late in the run)
+t_deps_disk_room() {
+	mkdir -p build/old
+	head -c 3145728 /dev/zero >build/old/blob
+	local free_g
+	free_g=$(df -Pk build | awk 'NR == 2 { print int($4 / 1048576) }')
+	out=$(BUILD=$T/build "$REPO/scripts/deps.sh" --disk $((free_g + 50)) 2>&1) &&
+		fail "--disk $((free_g + 50)) passed with $free_g GiB free: $out"
+	grep -q "GiB free on the file system of .*the build output needs about $((free_g + 50)) GiB in all: free [0-9]* GiB" <<<"$out" ||
+		fail "message: $out"
+	out=$(BUILD=$T/build "$REPO/scripts/deps.sh" --disk 12x 2>&1) && fail "--disk 12x accepted: $out"
+	grep -q 'needs a number of GiB' <<<"$out" || fail "message: $out"
+	out=$(BUILD=$T/build "$REPO/scripts/deps.sh" --bogus 2>&1) && fail "--bogus accepted: $out"
+	return 0
+}
+
 for t in $(declare -F | awk '$3 ~ /^t_/ { print substr($3, 3) }'); do
 	run_test "$t"
 done
