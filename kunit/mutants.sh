@@ -33,6 +33,7 @@ MUTANTS=(
 	"pool-rounding|kernel/dma/swiotlb.c|SWIOTLB growth pools are not rounded to power-of-two multiples of 2 MiB|gap"
 	"free-shared|kernel/dma/swiotlb_cc.c|a chunk that cannot be made private again is freed instead of leaked"
 	"atomic-grows|kernel/dma/swiotlb_cc.c|atomic callers grow the chunks themselves (and sleep)"
+	"no-dma-pool|kernel/dma/pool.c|CVM guests keep no ZONE_DMA atomic pool (atomic callers with masks below 32 bits fail until a chunk grows in reach)"
 )
 
 LIST=0
@@ -86,6 +87,9 @@ M = {
     "atomic-grows": (
         "bool blocking = gfpflags_allow_blocking(gfp);",
         "bool blocking = true;"),
+    "no-dma-pool": (
+        "\t\tif (has_managed_dma()) {\n\t\t\tsize_t size = ALIGN(",
+        "\t\tif (0) {\n\t\t\tsize_t size = ALIGN("),
 }
 pairs = M[name] if isinstance(M[name], list) else [M[name]]
 s = open(path).read()
