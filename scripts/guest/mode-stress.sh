@@ -35,6 +35,7 @@ ST_PROBE_STEP=256
 DBG=/sys/kernel/debug
 CVM=$DBG/cvm_emulate
 TLB=$DBG/swiotlb
+APOOL=$DBG/dma_pools
 
 st_params() {
 	ST_NAME=$(cmdline_value harness.stress "$ST_NAME")
@@ -55,8 +56,11 @@ st_read() {
 	ST_CCLEAK=$(rd $TLB/cc_leaked)
 	ST_TLBLEAK=$(rd $TLB/io_tlb_leaked_bytes)
 	ST_D2P=$(rd $CVM/dma_to_private)
+	# dma-direct's atomic pools, shared when created and when they grow
+	# (on the patched CVM guest only ZONE_DMA's, in 2 MiB blocks)
+	ST_APOOL=$(($(rd $APOOL/pool_size_dma) + $(rd $APOOL/pool_size_dma32) + $(rd $APOOL/pool_size_kernel)))
 	ST_LEAKED_PAGES=$(((ST_CCLEAK + ST_TLBLEAK) / 4096))
-	ST_EXPECT=$((ST_NSLABS * 2048 / 4096 + ST_CC / 4096 + ST_LEAKED_PAGES + ST_NONRAM))
+	ST_EXPECT=$((ST_NSLABS * 2048 / 4096 + ST_CC / 4096 + ST_APOOL / 4096 + ST_LEAKED_PAGES + ST_NONRAM))
 }
 
 # size in bytes of a "mapped [mem A-B]" line of the kernel log matching $1
@@ -75,15 +79,16 @@ st_boot() {
 	st_read
 	ST_SHARED0=$ST_SHARED
 	ST_NSLABS0=$ST_NSLABS
+	ST_APOOL0=$ST_APOOL
 	ST_BOOT_TLB=$(mapped_bytes 'software IO TLB: mapped \[mem .*MB)$')
 	ST_BOOT_CC=$(mapped_bytes 'for shared DMA allocations')
-	ST_NONRAM=$((ST_SHARED0 - ST_BOOT_TLB / 4096 - ST_BOOT_CC / 4096))
-	note "stress boot: shared_pages=$ST_SHARED0 boot_pool=$ST_BOOT_TLB boot_chunk=$ST_BOOT_CC nslabs=$ST_NSLABS0 cc_bytes=$ST_CC nonram_pages=$ST_NONRAM"
+	ST_NONRAM=$((ST_SHARED0 - ST_BOOT_TLB / 4096 - ST_BOOT_CC / 4096 - ST_APOOL / 4096))
+	note "stress boot: shared_pages=$ST_SHARED0 boot_pool=$ST_BOOT_TLB boot_chunk=$ST_BOOT_CC atomic_pools=$ST_APOOL nslabs=$ST_NSLABS0 cc_bytes=$ST_CC nonram_pages=$ST_NONRAM"
 	if [ "$ST_BOOT_TLB" -gt 0 ] && [ "$ST_NONRAM" -ge 0 ] && [ "$ST_NONRAM" -le 256 ] &&
 	   [ "$((ST_NSLABS0 * 2048))" -eq "$ST_BOOT_TLB" ] && [ "$ST_CC" -eq "$ST_BOOT_CC" ]; then
-		check invariant boot PASS shared_pages="$ST_SHARED0" boot_pool="$ST_BOOT_TLB" boot_chunk="$ST_BOOT_CC" nonram_pages=$ST_NONRAM
+		check invariant boot PASS shared_pages="$ST_SHARED0" boot_pool="$ST_BOOT_TLB" boot_chunk="$ST_BOOT_CC" atomic_pools="$ST_APOOL" nonram_pages=$ST_NONRAM
 	else
-		check invariant boot FAIL shared_pages="$ST_SHARED0" boot_pool="$ST_BOOT_TLB" boot_chunk="$ST_BOOT_CC" nslabs="$ST_NSLABS0" cc_bytes="$ST_CC" nonram_pages=$ST_NONRAM
+		check invariant boot FAIL shared_pages="$ST_SHARED0" boot_pool="$ST_BOOT_TLB" boot_chunk="$ST_BOOT_CC" atomic_pools="$ST_APOOL" nslabs="$ST_NSLABS0" cc_bytes="$ST_CC" nonram_pages=$ST_NONRAM
 	fi
 }
 
@@ -106,7 +111,7 @@ invariants() {
 	if st_settle 20; then
 		check invariant "$1-accounting" PASS shared_pages="$ST_SHARED" pool_slabs="$ST_NSLABS" cc_bytes="$ST_CC" leaked_pages="$ST_LEAKED_PAGES" nonram_pages="$ST_NONRAM"
 	else
-		check invariant "$1-accounting" FAIL shared_pages="$ST_SHARED" expected="$ST_EXPECT" pool_slabs="$ST_NSLABS" cc_bytes="$ST_CC" cc_leaked="$ST_CCLEAK" tlb_leaked="$ST_TLBLEAK" nonram_pages="$ST_NONRAM"
+		check invariant "$1-accounting" FAIL shared_pages="$ST_SHARED" expected="$ST_EXPECT" pool_slabs="$ST_NSLABS" cc_bytes="$ST_CC" atomic_pools="$ST_APOOL" cc_leaked="$ST_CCLEAK" tlb_leaked="$ST_TLBLEAK" nonram_pages="$ST_NONRAM"
 	fi
 	_sc=$DBG/cvm_dma_stress/scan
 	if [ -r $_sc ]; then
@@ -148,18 +153,21 @@ giveback() {
 			echo "${_p##*/}" >"$_p/driver/unbind" && _n=$((_n + 1)) ;;
 		esac
 	done
+	# dma-direct's atomic pools never shrink (stock): what they grew by
+	# stays shared
 	_i=0
 	while [ $_i -lt 150 ]; do
 		st_read
+		_grown=$(((ST_APOOL - ST_APOOL0) / 4096))
 		[ "$ST_NSLABS" -eq "$ST_NSLABS0" ] && [ "$ST_CC" -eq "$ST_BOOT_CC" ] &&
-			[ "$ST_SHARED" -eq $((ST_SHARED0 + ST_LEAKED_PAGES)) ] && break
+			[ "$ST_SHARED" -eq $((ST_SHARED0 + ST_LEAKED_PAGES + _grown)) ] && break
 		reclaim_shared
 		usleep 200000
 		_i=$((_i + 1))
 	done
-	_f="unbound=$_n shared_pages=$ST_SHARED boot=$ST_SHARED0 leaked_pages=$ST_LEAKED_PAGES pool_slabs=$ST_NSLABS/$ST_NSLABS0 cc_bytes=$ST_CC/$ST_BOOT_CC wait_s=$((_i / 5))"
+	_f="unbound=$_n shared_pages=$ST_SHARED boot=$ST_SHARED0 leaked_pages=$ST_LEAKED_PAGES atomic_pools_grown=$_grown pool_slabs=$ST_NSLABS/$ST_NSLABS0 cc_bytes=$ST_CC/$ST_BOOT_CC wait_s=$((_i / 5))"
 	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
-	if [ "$ST_SHARED" -eq $((ST_SHARED0 + ST_LEAKED_PAGES)) ] && [ "$ST_NSLABS" -eq "$ST_NSLABS0" ] &&
+	if [ "$ST_SHARED" -eq $((ST_SHARED0 + ST_LEAKED_PAGES + _grown)) ] && [ "$ST_NSLABS" -eq "$ST_NSLABS0" ] &&
 	   [ "$ST_CC" -eq "$ST_BOOT_CC" ]; then
 		check invariant giveback PASS $_f
 	else

@@ -174,9 +174,11 @@ else:
     if io:
         fig.append("io %d rounds %d B, eio %d, corrupt %d" % (ior, iob, eio, cor))
     gb = (by.get("invariant giveback") or {}).get("fields", {})
-    fig.append("leaked %s pages; shared end %s = boot %s + leaked %s" % (
+    fig.append("leaked %s pages; shared end %s = boot %s + leaked %s%s" % (
         gb.get("leaked_pages"), gb.get("shared_pages"), gb.get("boot"),
-        gb.get("leaked_pages")))
+        gb.get("leaked_pages"),
+        " + atomic pools grown %s" % gb.get("atomic_pools_grown")
+        if str(gb.get("atomic_pools_grown", 0)) != "0" else ""))
     fig.append("refused (platform) %s" % g.get("refused"))
 fig.append("dma_to_private %s" % s.get("detector_dma_to_private"))
 fig.append("splats %d%s" % (len(s.get("splats") or []),
