@@ -95,6 +95,29 @@ for i in $(seq 1 "$RUNS_N"); do
 done
 
 # prepare VARIANT...: packages, the analyzer, the kernels, fio for the guest
+# LOAD="WALL BUSY CHILD": wall clock (s), CPU time of the whole host (s,
+# /proc/stat) and of this script's finished children (s, bash's times:
+# run.sh with its QEMU).  Not in a subshell: times must see our children.
+host_load() {
+	local t
+	t=$(mktemp)
+	times >"$t"
+	LOAD="$(date +%s.%N) $(awk -v hz="$(getconf CLK_TCK)" \
+		'$1 == "cpu" { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat) $(
+		tail -1 "$t" | awk 'function sec(t,  m) { m = t; sub(/m.*/, "", m)
+			sub(/^[0-9]+m/, "", t); sub(/s$/, "", t); return m * 60 + t }
+			{ printf "%.2f", sec($1) + sec($2) }')"
+	rm -f "$t"
+}
+
+# The host's CPU time that did not go to the run, between two host_load
+# samples, in CPUs: a build beside the soak skews a pair's ratio.
+host_load_record() {
+	echo "$1 $2" | awk '{ w = $4 - $1; b = $5 - $2; c = $6 - $3
+		printf "{\"wall_s\": %.1f, \"host_cpu_s\": %.1f, \"run_cpu_s\": %.1f, \"foreign_cpus\": %.3f}\n",
+			w, b, c, (w > 0 ? (b - c) / w : 0) }'
+}
+
 prepare() {
 	local v
 	"$ROOT/scripts/deps.sh"
@@ -177,11 +200,15 @@ if [ $REPORT_ONLY -eq 0 ]; then
 		[ -f "$out/summary.json" ] && continue
 		v=${l#*-}
 		log "soak: [$k/${#PLAN[@]}] $l ($((SECONDS - T0))s elapsed)"
+		host_load
+		load0=$LOAD
 		MODSRC=$BB/no-modules "$ROOT/scripts/harness/run.sh" --variant "$v" \
 			--label "soak-$l" --out "$out" --mode soak --timeout "$timeout" \
 			--stall "$STALL" --detectors --initrd-extra "$BB/tools.cpio.gz" \
 			--extra-append "harness.bench_fio_s=$FIO_S harness.soak_rounds=$ROUNDS harness.stall_s=$((STALL - 60))" \
 			2>&1 | sed 's/^/    /' || warn "soak: $l failed (in the report)"
+		host_load
+		[ -d "$out" ] && host_load_record "$load0" "$LOAD" >"$out/host-load.json"
 		# a run that left no summary (killed host side) is not done
 		[ -f "$out/summary.json" ] || warn "soak: $l left no summary.json; it runs again next time"
 	done

@@ -16,6 +16,10 @@ failed fio job, a missing summary).  Writes DIR/report.md and report.json:
    bandwidth in each pair where both runs are ok, and their geometric mean
    with a 95 % t interval over the pairs, with the run order (b p or p b)
    counted apart too;
+ - the host's load beside each run (host-load.json, from soak.sh: CPU time
+   that did not go to the run, in CPUs): a pair is quiet if neither run
+   had more than QUIET_CPUS of it, and the ratios are given over the quiet
+   pairs too, since a build beside one run of a pair skews its ratio;
  - the counters around the jobs: conversion calls, SWIOTLB transient slabs
    and shared pages after each job (medians per kernel);
  - every hang and failure, with its stalled device and files.
@@ -46,6 +50,9 @@ _BR = _bench_report()
 T975, incomplete, kv = _BR.T975, _BR.incomplete, _BR.kv
 
 RUN_RE = re.compile(r"^p(\d+)-([A-Za-z0-9_.]+)$")
+
+# a run is quiet if other work took at most this many of the host's CPUs
+QUIET_CPUS = 0.10
 
 
 def binom_cdf(k, n, p):
@@ -142,11 +149,28 @@ def load_run(d):
     r["device"] = s.get("stall_device") or (r["stalls"][-1].get("dev") if r["stalls"] else None)
     r["ok"] = bool(s.get("ok")) and not r["hang"] and not errs
     r["failures"] = s.get("failures") or []
+    r["foreign_cpus"] = None
+    try:
+        with open(os.path.join(d, "host-load.json")) as fh:
+            f = json.load(fh).get("foreign_cpus")
+        if isinstance(f, (int, float)) and not isinstance(f, bool):
+            r["foreign_cpus"] = float(f)
+    except (OSError, ValueError, AttributeError):
+        pass
     return r
 
 
+def pair_load(b, q):
+    """quiet, busy or unknown (a run without host-load.json)"""
+    f = [b["foreign_cpus"], q["foreign_cpus"]]
+    if any(x is not None and x > QUIET_CPUS for x in f):
+        return "busy"
+    return "unknown" if None in f else "quiet"
+
+
 def analyse(runs, vb, vp):
-    A = {"kernels": {}, "jobs": {}, "counters": {}, "pairs": 0}
+    A = {"kernels": {}, "jobs": {}, "counters": {}, "pairs": 0,
+         "load": {"quiet": 0, "busy": 0, "unknown": 0}, "busy_pairs": []}
     for v in (vb, vp):
         rs = [r for r in runs if r["variant"] == v]
         n, h = len(rs), sum(r["hang"] for r in rs)
@@ -173,23 +197,34 @@ def analyse(runs, vb, vp):
             continue
         A["pairs"] += 1
         order = "bp" if i % 2 == 1 else "pb"
+        load = pair_load(b, q)
+        A["load"][load] += 1
+        if load == "busy":
+            A["busy_pairs"].append({"pair": i, "foreign_cpus": [b["foreign_cpus"], q["foreign_cpus"]]})
         for job in sorted(set(b["fio"]) & set(q["fio"])):
             bw_b = statistics.mean(d["bw_kib"] for d in b["fio"][job])
             bw_p = statistics.mean(d["bw_kib"] for d in q["fio"][job])
             if bw_b > 0 and bw_p > 0:
-                A["jobs"].setdefault(job, {"all": [], "bp": [], "pb": []})
+                A["jobs"].setdefault(job, {"all": [], "bp": [], "pb": [], "quiet": [], "pairs": []})
                 A["jobs"][job]["all"].append(bw_p / bw_b)
                 A["jobs"][job][order].append(bw_p / bw_b)
+                A["jobs"][job]["pairs"].append((i, load))
+                if load == "quiet":
+                    A["jobs"][job]["quiet"].append(bw_p / bw_b)
     A["ratios"] = {}
     for job, rr in A["jobs"].items():
-        A["ratios"][job] = {k: geomean_ci(v) for k, v in rr.items()}
+        A["ratios"][job] = {k: geomean_ci(v) for k, v in rr.items() if k != "pairs"}
     # all jobs: the geometric mean over jobs of each pair, then over pairs
-    per_pair = {}
+    per_pair, loads = {}, {}
     for job, rr in A["jobs"].items():
-        for i, x in enumerate(rr["all"]):
+        for (i, load), x in zip(rr["pairs"], rr["all"]):
             per_pair.setdefault(i, []).append(math.log(x))
-    A["ratio_all_jobs"] = geomean_ci([math.exp(statistics.mean(v))
-                                      for v in per_pair.values()])
+            loads[i] = load
+    pr = {i: math.exp(statistics.mean(v)) for i, v in per_pair.items()}
+    A["ratio_all_jobs"] = geomean_ci(list(pr.values()))
+    A["ratio_all_jobs_quiet"] = geomean_ci([x for i, x in pr.items() if loads[i] == "quiet"])
+    for bp in A["busy_pairs"]:
+        bp["ratio"] = pr.get(bp["pair"])
     return A
 
 
@@ -218,13 +253,27 @@ def write(A, runs, out, vb, vp):
     P("")
     P("## fio bandwidth, patched / baseline (%d pairs with both runs ok)\n" % A["pairs"])
     P("Geometric mean of the per-pair ratios, 95 % t interval over the pairs.\n")
-    P("| job | all pairs | order b p | order p b |")
-    P("|---|---|---|---|")
+    ld = A["load"]
+    P("Host load beside the runs: %d quiet pairs (other work took at most %.2f "
+      "CPUs during each run), %d busy, %d not measured (runs without "
+      "host-load.json).\n" % (ld["quiet"], QUIET_CPUS, ld["busy"], ld["unknown"]))
+    P("| job | all pairs | order b p | order p b | quiet host |")
+    P("|---|---|---|---|---|")
     for job in sorted(A["ratios"]):
         r = A["ratios"][job]
-        P("| %s | %s | %s | %s |" % (job, fmt_ci(r["all"]), fmt_ci(r["bp"]), fmt_ci(r["pb"])))
-    P("| **all jobs** | %s | | |" % fmt_ci(A["ratio_all_jobs"]))
+        P("| %s | %s | %s | %s | %s |" % (job, fmt_ci(r["all"]), fmt_ci(r["bp"]),
+                                         fmt_ci(r["pb"]), fmt_ci(r.get("quiet"))))
+    P("| **all jobs** | %s | | | %s |" % (fmt_ci(A["ratio_all_jobs"]),
+                                          fmt_ci(A["ratio_all_jobs_quiet"])))
     P("")
+    if A["busy_pairs"]:
+        P("Busy pairs (CPUs taken by other work during the baseline, patched run; "
+          "ratio over all jobs):\n")
+        for bp in A["busy_pairs"]:
+            P("- pair %d: %s; %s" % (bp["pair"], ", ".join(
+                "-" if f is None else "%.2f" % f for f in bp["foreign_cpus"]),
+                "-" if bp["ratio"] is None else "%.3f" % bp["ratio"]))
+        P("")
     P("## Counters after each fio job (median / max over all jobs)\n")
     P("| kernel | conversion calls during the job | SWIOTLB transient slabs | shared pages |")
     P("|---|---|---|---|")
@@ -256,6 +305,8 @@ def write(A, runs, out, vb, vp):
         json.dump({"version": 1, "baseline": vb, "patched": vp,
                    "kernels": A["kernels"], "pairs": A["pairs"],
                    "ratios": A["ratios"], "ratio_all_jobs": A["ratio_all_jobs"],
+                   "ratio_all_jobs_quiet": A["ratio_all_jobs_quiet"],
+                   "quiet_cpus": QUIET_CPUS, "load": A["load"], "busy_pairs": A["busy_pairs"],
                    "counters": A["counters"],
                    "runs": [{k: r[k] for k in ("name", "pair", "variant", "ok", "hang",
                                                "device", "problems")} for r in runs]},
@@ -285,7 +336,8 @@ def main(argv=None):
         k = A["kernels"][v]
         print("soak: %s: %d runs, %d hangs (95 %% upper bound %.2f %%), %d failures"
               % (v, k["runs"], k["hangs"], 100 * (k["hang_rate_upper95"] or 0), k["failures"]))
-    print("soak: fio patched/baseline over all jobs: %s" % fmt_ci(A["ratio_all_jobs"]))
+    print("soak: fio patched/baseline over all jobs: %s; quiet host: %s"
+          % (fmt_ci(A["ratio_all_jobs"]), fmt_ci(A["ratio_all_jobs_quiet"])))
     return 0
 
 

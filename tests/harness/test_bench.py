@@ -353,6 +353,65 @@ class TestSoak(unittest.TestCase):
         md = open(os.path.join(out, "report.md")).read()
         self.assertIn("`p5-patched`: hang, device vda", md)
 
+    def test_busy_host_pairs_apart(self):
+        """A pair whose run had a build beside it (host-load.json from
+        soak.sh) is busy: the ratio over the quiet pairs leaves it out, the
+        report names it; pairs without the file are not measured."""
+        def load(d, f):
+            with open(os.path.join(d, "host-load.json"), "w") as fh:
+                json.dump({"wall_s": 45.0, "host_cpu_s": 90.0, "run_cpu_s": 80.0,
+                           "foreign_cpus": f}, fh)
+        bw = {1: 1000, 2: 500, 3: 1000, 4: 1000, 5: 1000, 6: 700}
+        for i, p in bw.items():
+            b = self.run_dir("p%d-baseline" % i, soak_console(1000))
+            q = self.run_dir("p%d-patched" % i, soak_console(p))
+            if i <= 5:
+                load(b, 0.02)
+                load(q, 0.9 if i == 2 else 0.05)
+        out = os.path.join(self.tmp, "out")
+        self.assertEqual(soak_report.main(["--out", out, "--baseline", "baseline",
+                                           "--patched", "patched", self.runs]), 0)
+        with open(os.path.join(out, "report.json")) as fh:
+            r = json.load(fh)
+        self.assertEqual(r["load"], {"quiet": 4, "busy": 1, "unknown": 1})
+        self.assertEqual([b["pair"] for b in r["busy_pairs"]], [2])
+        self.assertAlmostEqual(r["busy_pairs"][0]["ratio"], 0.5, places=6)
+        self.assertEqual(r["ratio_all_jobs"]["n"], 6)
+        q = r["ratio_all_jobs_quiet"]
+        self.assertEqual(q["n"], 4)
+        self.assertAlmostEqual(q["geomean"], 1.0, places=6)
+        self.assertEqual(r["ratios"]["nvme seqread1M"]["quiet"]["n"], 4)
+        with open(os.path.join(out, "report.md")) as fh:
+            md = fh.read()
+        self.assertIn("4 quiet pairs", md)
+        self.assertIn("- pair 2: 0.02, 0.90; 0.500", md)
+        # a malformed file is a run not measured, not a crash
+        with open(os.path.join(self.runs, "p1-patched", "host-load.json"), "w") as fh:
+            fh.write("[1, 2")
+        self.assertIsNone(soak_report.load_run(os.path.join(self.runs, "p1-patched"))["foreign_cpus"])
+
+    def test_soak_host_load(self):
+        """soak.sh's host_load/host_load_record: CPU time of a finished child
+        is the run's, a busy loop outside it is foreign."""
+        s = os.path.join(BENCH, "soak.sh")
+        script = """
+            eval "$(sed -n '/^host_load() {/,/^}/p;/^host_load_record() {/,/^}/p' %s)"
+            host_load; a=$LOAD
+            timeout 1 sh -c 'while :; do :; done'
+            host_load
+            host_load_record "$a" "$LOAD"
+            (timeout 1 sh -c 'while :; do :; done' &)
+            sleep 1.2
+            host_load
+            host_load_record "$a" "$LOAD"
+        """ % s
+        p = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        first, second = [json.loads(x) for x in p.stdout.split("\n") if x.strip()]
+        self.assertGreater(first["run_cpu_s"], 0.7)
+        self.assertLess(first["foreign_cpus"], first["run_cpu_s"] / first["wall_s"])
+        self.assertGreater(second["host_cpu_s"] - second["run_cpu_s"], 0.7)
+
     def test_cut_console_is_a_failure_not_a_ratio(self):
         self.run_dir("p1-baseline", soak_console(1000))
         self.run_dir("p1-patched", soak_console(1000).replace("iops=250 calls=0", "iops=250"))
