@@ -94,7 +94,6 @@ for i in $(seq 1 "$RUNS_N"); do
 	fi
 done
 
-# prepare VARIANT...: packages, the analyzer, the kernels, fio for the guest
 # LOAD="WALL BUSY CHILD": wall clock (s), CPU time of the whole host (s,
 # /proc/stat) and of this script's finished children (s, bash's times:
 # run.sh with its QEMU).  Not in a subshell: times must see our children.
@@ -118,6 +117,7 @@ host_load_record() {
 			w, b, c, (w > 0 ? (b - c) / w : 0) }'
 }
 
+# prepare VARIANT...: packages, the analyzer, the kernels, fio for the guest
 prepare() {
 	local v
 	"$ROOT/scripts/deps.sh"

@@ -188,7 +188,7 @@ def analyse(runs, vb, vp):
                             cnt.setdefault(k, []).append(d[k])
         A["counters"][v] = {k: {"median": statistics.median(x), "max": max(x)}
                             for k, x in cnt.items()}
-    by_pair = {}
+    by_pair, pair_ratio, pair_load_of = {}, {}, {}
     for r in runs:
         by_pair.setdefault(r["pair"], {})[r["variant"]] = r
     for i, p in sorted(by_pair.items()):
@@ -201,30 +201,30 @@ def analyse(runs, vb, vp):
         A["load"][load] += 1
         if load == "busy":
             A["busy_pairs"].append({"pair": i, "foreign_cpus": [b["foreign_cpus"], q["foreign_cpus"]]})
+        logs = []
         for job in sorted(set(b["fio"]) & set(q["fio"])):
             bw_b = statistics.mean(d["bw_kib"] for d in b["fio"][job])
             bw_p = statistics.mean(d["bw_kib"] for d in q["fio"][job])
             if bw_b > 0 and bw_p > 0:
-                A["jobs"].setdefault(job, {"all": [], "bp": [], "pb": [], "quiet": [], "pairs": []})
+                A["jobs"].setdefault(job, {"all": [], "bp": [], "pb": [], "quiet": []})
                 A["jobs"][job]["all"].append(bw_p / bw_b)
                 A["jobs"][job][order].append(bw_p / bw_b)
-                A["jobs"][job]["pairs"].append((i, load))
                 if load == "quiet":
                     A["jobs"][job]["quiet"].append(bw_p / bw_b)
+                logs.append(math.log(bw_p / bw_b))
+        # all jobs: the geometric mean over the jobs of each pair
+        if logs:
+            pair_ratio[i] = math.exp(statistics.mean(logs))
+            pair_load_of[i] = load
     A["ratios"] = {}
     for job, rr in A["jobs"].items():
-        A["ratios"][job] = {k: geomean_ci(v) for k, v in rr.items() if k != "pairs"}
-    # all jobs: the geometric mean over jobs of each pair, then over pairs
-    per_pair, loads = {}, {}
-    for job, rr in A["jobs"].items():
-        for (i, load), x in zip(rr["pairs"], rr["all"]):
-            per_pair.setdefault(i, []).append(math.log(x))
-            loads[i] = load
-    pr = {i: math.exp(statistics.mean(v)) for i, v in per_pair.items()}
-    A["ratio_all_jobs"] = geomean_ci(list(pr.values()))
-    A["ratio_all_jobs_quiet"] = geomean_ci([x for i, x in pr.items() if loads[i] == "quiet"])
+        A["ratios"][job] = {k: geomean_ci(v) for k, v in rr.items()}
+    # ... then over the pairs
+    A["ratio_all_jobs"] = geomean_ci(list(pair_ratio.values()))
+    A["ratio_all_jobs_quiet"] = geomean_ci([x for i, x in pair_ratio.items()
+                                            if pair_load_of[i] == "quiet"])
     for bp in A["busy_pairs"]:
-        bp["ratio"] = pr.get(bp["pair"])
+        bp["ratio"] = pair_ratio.get(bp["pair"])
     return A
 
 
