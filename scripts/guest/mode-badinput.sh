@@ -86,7 +86,9 @@ mode_badinput_main() {
 
 	# cc_conversion_align=: the x86 policy
 	_v=$(bi_value cc_conversion_align)
-	_p=$(cat $_d/x86/cc_conversion/policy 2>/dev/null || echo none)
+	# the policy in force, from the line the series prints at boot
+	_p=$(dmesg | sed -n 's/.*cc_conversion: conversion granule .*cc_conversion_align=\([a-z]*\).*/\1/p' | head -n1)
+	_p=${_p:-none}
 	_m=$(bi_msg 'cc_conversion_align')
 	# a malformed value leaves the default: warn on the emulated CVM (2 MiB)
 	if [ "$_p" = warn ] && [ "$_m" != none ]; then

@@ -278,14 +278,16 @@ stress_modparam() {
 }
 
 # stress_once: one run of the module; sets _f (its result as " name=value"
-# fields), _qa (allocations), _qe (errors; 1 if not reported) and _qnk
-# (blocking allocations that found no memory; empty if not reported)
+# fields), _qa (allocations), _qe (errors; 1 if not reported), _qnk
+# (blocking allocations that found no memory; empty if not reported), _qdev
+# (devices used), _qlow (allocations below 32 bits), _qbits and _qmin (the
+# smallest mask of the run and its device's allocations)
 stress_once() {
 	echo 1 >$DBG/cvm_dma_stress/run
 	# the result is "name value ..." words: split them on purpose
 	# shellcheck disable=SC2046
 	set -- $(tr '\n' ' ' <$DBG/cvm_dma_stress/run)
-	_f='' _qa=0 _qe=1 _qnk='' _qdev=0 _qlow=0
+	_f='' _qa=0 _qe=1 _qnk='' _qdev=0 _qlow=0 _qbits=0 _qmin=0
 	while [ $# -ge 2 ]; do
 		_f="$_f $1=$2"
 		case $1 in
@@ -294,6 +296,8 @@ stress_once() {
 		nomem_kernel) _qnk=$2 ;;
 		devices) _qdev=$2 ;;
 		low_mask_allocs) _qlow=$2 ;;
+		min_mask_bits) _qbits=$2 ;;
+		min_mask_allocs) _qmin=$2 ;;
 		esac
 		shift 2
 	done
@@ -457,14 +461,14 @@ sc_pagefail() {
 # chunks come from the CMA reserve (cma_alloc()
 # does not go through the page allocator's fault injection), so every
 # blocking allocation succeeds and no conversion is smaller than 2 MiB
-# (x86/cc_conversion/misaligned); the reserve must have served
+# (the emulated CVM's cvm_emulate/misaligned); the reserve must have served
 # (swiotlb/cc_grow_reserve)
 sc_fragment() {
 	if ! fail_order9 -1 100; then
 		check stress fragment FAIL reason=no-fail_page_alloc
 		return
 	fi
-	_cc=$DBG/x86/cc_conversion
+	_cc=$DBG/cvm_emulate
 	stress_modparam duration_ms $((ST_S * 1000))
 	stress_modparam max_ops "$ST_OPS"
 	stress_modparam max_size 1048576
@@ -491,6 +495,42 @@ sc_fragment() {
 		check stress fragment PASS $_f
 	else
 		check stress fragment FAIL $_f reason=$_why
+	fi
+	invariants load
+}
+
+# a 24-bit device (ISA-style DMA, whose memory must come from ZONE_DMA's
+# 16 MiB) beside the 64-, 32- and 30-bit ones, buffers of up to 256 KiB
+# from threads and from hard-IRQ context.  The shared chunks serve it only
+# if one grows in ZONE_DMA (a free 2 MiB block there), else its blocking
+# allocations convert pages of their own, as stock does: every blocking
+# allocation must succeed all the same, and the 24-bit device must have got
+# buffers.  Conversions below 2 MiB are allowed here (stock makes them for
+# every allocation) and reported, with the chunks grown.
+sc_lowmask() {
+	if ! grep -q 'zone  *DMA$' /proc/zoneinfo; then
+		check stress lowmask FAIL reason=no-zone-dma
+		return
+	fi
+	_cc=$DBG/cvm_emulate
+	stress_modparam min_mask_bits 24
+	stress_modparam duration_ms $((ST_S * 1000))
+	stress_modparam max_ops "$ST_OPS"
+	stress_modparam max_size 262144
+	stress_modparam irq_us 2000
+	_m0=$(rd $_cc/misaligned) _c0=$(rd $_cc/calls) _g0=$(rd $TLB/cc_grow)
+	stress_run lowmask-alloc
+	_m1=$(rd $_cc/misaligned) _c1=$(rd $_cc/calls) _g1=$(rd $TLB/cc_grow)
+	_f="devices=$_qdev min_mask_bits=$_qbits min_mask_allocs=$_qmin low_mask_allocs=$_qlow nomem_kernel=${_qnk:-?} calls=$((_c1 - _c0)) misaligned=$((_m1 - _m0)) cc_grow=$((_g1 - _g0)) cc_bytes=$(rd $TLB/cc_bytes)"
+	_why=
+	[ "${_qnk:-1}" -eq 0 ] || _why=blocking-allocation-failed
+	[ "$_qdev" -eq 4 ] && [ "$_qbits" -eq 24 ] || _why=${_why:+$_why,}no-24-bit-device
+	[ "$_qmin" -gt 0 ] || _why=${_why:+$_why,}no-24-bit-allocations
+	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
+	if [ -z "$_why" ]; then
+		check stress lowmask PASS $_f
+	else
+		check stress lowmask FAIL $_f reason=$_why
 	fi
 	invariants load
 }
@@ -550,12 +590,12 @@ sc_convfail() {
 # eighth of the SWIOTLB boot pool) no round converts anything; with a
 # smaller one (swiotlb_cc=) the first round may grow the shared chunks,
 # which stay while idle (no memory pressure), so no later round converts
-# anything.  Conversions counted by the guest (x86/cc_conversion/calls),
+# anything.  Conversions counted by the emulated CVM (cvm_emulate/calls),
 # growth by swiotlb/cc_grow.  The 64- and 32-bit devices only: a 30-bit
 # device's memory must come from below 1 GiB, where the boot chunk is not
 # (its chunks grow in the first round; fragment covers that device).
 sc_periodic() {
-	_cc=$DBG/x86/cc_conversion
+	_cc=$DBG/cvm_emulate
 	stress_modparam min_mask_bits 32
 	stress_modparam duration_ms 30000
 	stress_modparam max_ops 400
@@ -727,7 +767,7 @@ mode_stress_main() {
 	st_boot
 	st_module || return
 	case "$ST_NAME" in
-	rebind|swiotlb|alloc|pagefail|convfail|periodic|fragment|probefail) "sc_$ST_NAME" ;;
+	rebind|swiotlb|alloc|pagefail|convfail|periodic|fragment|lowmask|probefail) "sc_$ST_NAME" ;;
 	*) check stress "${ST_NAME:-none}" FAIL reason=unknown-scenario; return ;;
 	esac
 	giveback

@@ -91,14 +91,23 @@ _re_ts = re.compile(r"^\[\s*([0-9]+\.[0-9]+)\]")
 _re_e820 = re.compile(
     r"BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] usable")
 _re_linux = re.compile(r"Linux version (\S+)")
+# The series' x86 policy, printed at boot by arch/x86/mm/cc_conversion.c
+# on a CVM guest, and its report of a conversion it refused.
+_re_x86_policy = re.compile(r"cc_conversion: conversion granule ([0-9]+) KiB, "
+                            r"cc_conversion_align=([a-z]+)")
+_re_x86_refused = re.compile(r"cc_conversion: .*refused "
+                             r"\(cc_conversion_align=strict\)")
 
 
 def parse_console(text):
     """Parse the guest console.  Returns a dict with the markers, the checks,
-    the GUEST counters, the kernel release, the usable RAM ranges (e820) and
-    the kernel timestamp just before the workload started."""
+    the GUEST counters, the kernel release, the usable RAM ranges (e820),
+    the x86 policy line and refusal reports, and the kernel timestamp just
+    before the workload started."""
     res = {"started": False, "done": False, "start": {}, "result": {},
            "checks": [], "guest": {}, "kernel_release": None,
+           "x86": {"policy": None, "granule_kib": None,
+                   "refused_reports": 0},
            "ram_ranges": [], "last_kernel_ts_before_start": None,
            "errors": [], "devices": [], "tail": [], "cvm_lines": []}
     last_ts = None
@@ -111,6 +120,12 @@ def parse_console(text):
             m = _re_linux.search(line)
             if m:
                 res["kernel_release"] = m.group(1)
+        m = _re_x86_policy.search(line)
+        if m:
+            res["x86"]["granule_kib"] = int(m.group(1))
+            res["x86"]["policy"] = m.group(2)
+        if _re_x86_refused.search(line):
+            res["x86"]["refused_reports"] += 1
         m = _re_e820.search(line)
         if m and not res["started"]:
             res["ram_ranges"].append([int(m.group(1), 16),
@@ -581,6 +596,7 @@ def analyze(rundir, convstat=None, meta=None):
         "detector_dma_to_private": detector,
         "convstat": {k: conv.get(k) for k in CONVSTAT_FIGURES} if conv else {},
         "guest": guest,
+        "x86": con["x86"],
         "crosscheck": xc,
         "map_regions": {s: sum(1 for r in map_rows if r[2] == s)
                         for s in ("private", "shared", "mixed")},
@@ -625,11 +641,6 @@ REGION_PAGES = GRANULE // PAGE
 # buffer (0xb8000) and the BIOS area lie below it.  The only conversion of
 # something that is not RAM on the harness VM is vgacon's of the VGA buffer.
 ISA_END = 0x100000
-# The series' x86 counters (debugfs x86/cc_conversion/), printed by the
-# guest as "GUEST cc_conversion.<file> <value>" when the run passes
-# --extra-append harness.stats=X86_STATS.
-X86_STATS = "/sys/kernel/debug/x86/cc_conversion"
-X86 = "cc_conversion."
 
 # The record grammar of convstat_parse_line() (scripts/convstat/convstat.c,
 # Documentation/conversion-log.md): <dir> 0x<gpa> <pages> <site>, the gpa
@@ -863,28 +874,27 @@ def expected_policy(params):
     return pol
 
 
-def _policy(s, rundir, prefix, hint):
-    g = s.get("guest") or {}
-    pol = g.get(X86 + "policy")
+X86_HINT = ("no 'cc_conversion: conversion granule' line in the console "
+            "(the series' x86 policy prints it at boot on a CVM guest)")
+
+
+def _policy(s, rundir, prefix):
+    pol = (s.get("x86") or {}).get("policy")
     want = expected_policy(kernel_params(rundir))
     return (prefix + "-policy", pol == want,
-            hint if pol is None else "cc_conversion.policy=%s, expected %s "
-            "from the command line" % (pol, want))
+            X86_HINT if pol is None else "cc_conversion_align=%s at boot, "
+            "expected %s from the command line" % (pol, want))
 
 
-def _refused_zero(s, prefix, hint):
-    g = s.get("guest") or {}
+def _refused_zero(s, prefix):
+    x86 = s.get("x86") or {}
     conv = s.get("convstat") or {}
-    ref, cref = g.get(X86 + "refused"), conv.get("refused")
-    return (prefix + "-refused-zero", ref == 0 and cref == 0,
-            hint if ref is None else
-            "cc_conversion.refused=%s (x86 policy), refused records in "
-            "conv.log=%s (platform)" % (ref, cref))
-
-
-def _x86_hint():
-    return ("no GUEST %s* counters: boot with --extra-append harness.stats=%s"
-            % (X86, X86_STATS))
+    ref, cref = x86.get("refused_reports"), conv.get("refused")
+    return (prefix + "-refused-zero",
+            x86.get("policy") is not None and ref == 0 and cref == 0,
+            X86_HINT if x86.get("policy") is None else
+            "conversions reported refused by the x86 policy: %s, refused "
+            "records in conv.log (platform): %s" % (ref, cref))
 
 
 def stock_assertions(summary, rundir, prefix=None):
@@ -896,8 +906,8 @@ def stock_assertions(summary, rundir, prefix=None):
     prefix = prefix or os.path.basename(s.get("label") or "stock").replace(
         "check-", "", 1)
     out = assertions(s, True, prefix)
-    out.append(_policy(s, rundir, prefix, _x86_hint()))
-    out.append(_refused_zero(s, prefix, _x86_hint()))
+    out.append(_policy(s, rundir, prefix))
+    out.append(_refused_zero(s, prefix))
     return out
 
 
@@ -907,31 +917,17 @@ def patched_assertions(summary, rundir, prefix=None):
     asks for (expected_policy()) and refused nothing, that no RAM conversion
     is misaligned, that only
     regions holding a non-RAM conversion are mixed, and that no 2 MiB region
-    is converted more than once.  Needs RUNDIR/conv.log and the GUEST
-    cc_conversion.* counters (harness.stats=X86_STATS)."""
+    is converted more than once.  Needs RUNDIR/conv.log and the console's
+    x86 policy line."""
     s = summary
     prefix = prefix or "patched-c%s" % s.get("cycles")
     out = _run_assertions(s, prefix)
     out.append(_detector(s, prefix))
     out.append(_wellformed(s, prefix))
     out.append(_crosscheck(s, prefix))
-    g = s.get("guest") or {}
     conv = s.get("convstat") or {}
-    hint = _x86_hint()
-    out.append(_policy(s, rundir, prefix, hint))
-    out.append(_refused_zero(s, prefix, hint))
-
-    mis, nonram = conv.get("misaligned"), g.get(X86 + "nonram")
-    ok = isinstance(mis, int) and isinstance(nonram, int) and mis == nonram
-    if nonram is None:
-        d = hint
-    elif ok:
-        d = ("analyzer misaligned=%d == cc_conversion.nonram=%d: every "
-             "misaligned call is a non-RAM one" % (mis, nonram))
-    else:
-        d = ("analyzer misaligned=%s != cc_conversion.nonram=%s: misaligned "
-             "RAM conversions" % (mis, nonram))
-    out.append((prefix + "-misaligned-nonram", ok, d))
+    out.append(_policy(s, rundir, prefix))
+    out.append(_refused_zero(s, prefix))
 
     ram = s.get("ram_ranges") or []
     try:
@@ -1015,12 +1011,12 @@ def nocvm_assertions(summary, rundir, prefix=None):
         err = None
     except OSError as e:
         lines, err = [], "conv.log: %s" % e
-    gc = g.get(X86 + "calls")
+    pol = (s.get("x86") or {}).get("policy")
     ok = (not err and s.get("cvm") == "off" and not lines and
-          conv.get("calls", 0) == 0 and gc in (None, 0))
+          conv.get("calls", 0) == 0 and pol is None)
     out.append((prefix + "-no-conversions", ok, err or (
-        "cvm=%s, conv.log: %d records, cc_conversion.calls=%s"
-        % (s.get("cvm"), len(lines), "absent" if gc is None else gc))))
+        "cvm=%s, conv.log: %d records, x86 policy line: %s"
+        % (s.get("cvm"), len(lines), pol or "absent"))))
     keys = ("swiotlb.cc_bytes", "swiotlb.cc_chunks", "swiotlb.cc_used")
     used = ["%s=%s" % (k, g[k]) for k in keys if g.get(k) not in (None, 0)]
     have = ["%s=%s" % (k, g[k]) for k in keys if k in g]

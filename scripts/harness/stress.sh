@@ -46,6 +46,13 @@
 #             blocking allocation must succeed, from chunks of the CMA
 #             reserve, with no conversion below 2 MiB
 #             (full 60 s, reduced 12 s)
+#   lowmask   kernel/modules/cvm_dma_stress with a 24-bit device beside its
+#             64-, 32- and 30-bit ones, buffers up to 256 KiB, threads and
+#             hard-IRQ context: every blocking allocation must succeed and
+#             the 24-bit device must be served (from ZONE_DMA: a chunk that
+#             grew there, or pages converted on their own as stock does;
+#             conversions below 2 MiB are reported, not refused)
+#             (full 60 s, reduced 12 s)
 #   periodic  kernel/modules/cvm_dma_stress, one thread, its 64- and
 #             32-bit devices: a few MiB of
 #             coherent memory allocated, held and freed every 2 s; no
@@ -117,6 +124,7 @@ need += {"rebind": ["stress rebind", "io vda-stress", "io sda-stress"],
                       "io sda-stress", "io nvme0n1-stress"],
          "periodic": ["stress periodic", "stress periodic-first"],
          "fragment": ["stress fragment", "stress fragment-alloc"],
+         "lowmask": ["stress lowmask", "stress lowmask-alloc"],
          "probefail": ["stress probefail", "io sda-after-probefail"]}.get(name.split("-")[0], [])
 missing = [n for n in need if n not in by]
 failed = ["%s" % k for k, c in by.items() if c["status"] != "PASS"]
@@ -152,6 +160,10 @@ else:
         fig.append("no order-9 block: blocking allocations that failed %s; %s conversion calls, %s below 2 MiB; %s chunks grown, %s of them from the CMA reserve (%s B), peak use %s B" % (
             sf.get("nomem_kernel"), sf.get("calls"), sf.get("misaligned"), sf.get("cc_grow"),
             sf.get("cc_grow_reserve"), sf.get("cc_reserve"), sf.get("cc_peak")))
+    elif name == "lowmask":
+        fig.append("devices down to %s bits: %s allocations of the 24-bit device (%s below 32 bits), blocking allocations that failed %s; %s conversion calls, %s below 2 MiB; %s chunks grown" % (
+            sf.get("min_mask_bits"), sf.get("min_mask_allocs"), sf.get("low_mask_allocs"),
+            sf.get("nomem_kernel"), sf.get("calls"), sf.get("misaligned"), sf.get("cc_grow")))
     elif name == "periodic":
         fig.append("%s periods of 2 s: first round %s conversion calls (%s chunks grown), later rounds %s calls (%s grown), %s allocations, %s errors" % (
             sf.get("periods"), sf.get("first_calls"), sf.get("first_grow"),
@@ -164,7 +176,7 @@ else:
     elif name == "convfail":
         fig.append("conversion every %s refused: to shared %s, to private %s" % (
             sf.get("every"), sf.get("refused_shared"), sf.get("refused_private")))
-    for sub in ("alloc", "pagefail-alloc", "fragment-alloc", "convfail-shared", "convfail-private"):
+    for sub in ("alloc", "pagefail-alloc", "fragment-alloc", "lowmask-alloc", "convfail-shared", "convfail-private"):
         a = (by.get("stress " + sub) or {}).get("fields")
         if a:
             fig.append("%s: %s allocs %s B + %s hard-IRQ allocs %s B, no-memory %s/%s/%s (kernel/atomic/irq), errors %s, %s ms" % (
@@ -199,7 +211,7 @@ sys.exit(0 if ok else 1)
 EOF
 }
 
-ALL=(rebind swiotlb alloc pagefail fragment convfail periodic probefail badinput)
+ALL=(rebind swiotlb alloc pagefail fragment lowmask convfail periodic probefail badinput)
 REDUCED=0
 BUILD_KERNEL=1
 VARIANT=debug
@@ -242,7 +254,6 @@ mkdir -p "$OUTDIR"
 # our own initramfs: concurrent runs of others must not race on the build
 export INITRD=$BUILD/stress/initramfs.cpio.gz
 mkdir -p "$BUILD/stress"
-STATS=harness.stats=/sys/kernel/debug/x86/cc_conversion
 
 T0=$SECONDS
 if [ $BUILD_KERNEL -eq 1 ]; then
@@ -275,10 +286,10 @@ one_run() {
 }
 
 if [ $REDUCED -eq 1 ]; then
-	CYC=20 S_IO=15 S_ALLOC=15 S_PF=12 PF_TIMES=200 S_CF=12 S_PER=20 S_FR=12 P_STEP=256 S_PROBE=420
+	CYC=20 S_IO=15 S_ALLOC=15 S_PF=12 PF_TIMES=200 S_CF=12 S_PER=20 S_FR=12 S_LM=12 P_STEP=256 S_PROBE=420
 	BAD=(malformed overflow)
 else
-	CYC=200 S_IO=60 S_ALLOC=60 S_PF=40 PF_TIMES=1000 S_CF=40 S_PER=300 S_FR=60 P_STEP=64 S_PROBE=3600
+	CYC=200 S_IO=60 S_ALLOC=60 S_PF=40 PF_TIMES=1000 S_CF=40 S_PER=300 S_FR=60 S_LM=60 P_STEP=64 S_PROBE=3600
 	BAD=(malformed negative empty overflow huge)
 fi
 LONG=$(printf 'x%.0s' $(seq 1 300))
@@ -296,29 +307,32 @@ for s in "${SC[@]}"; do
 	case $s in
 	rebind)
 		one_run rebind stress --mode stress --cycles "$CYC" --timeout $((300 + CYC * 12)) \
-			--extra-append "harness.stress=rebind $STATS" ;;
+			--extra-append "harness.stress=rebind" ;;
 	swiotlb)
 		one_run swiotlb stress --mode stress --cycles 0 --swiotlb 1024 --timeout $((300 + S_IO * 3)) \
-			--extra-append "harness.stress=swiotlb harness.stress_s=$S_IO $STATS" ;;
+			--extra-append "harness.stress=swiotlb harness.stress_s=$S_IO" ;;
 	alloc)
 		one_run alloc stress --mode stress --cycles 0 --smp 4 --timeout $((300 + S_ALLOC * 3)) \
-			--extra-append "harness.stress=alloc harness.stress_s=$S_ALLOC $STATS" ;;
+			--extra-append "harness.stress=alloc harness.stress_s=$S_ALLOC" ;;
 	pagefail)
 		one_run pagefail stress --mode stress --cycles 0 --swiotlb 1024 --timeout $((300 + S_PF * 3)) \
-			--extra-append "harness.stress=pagefail harness.stress_s=$S_PF harness.fail_times=$PF_TIMES $STATS" ;;
+			--extra-append "harness.stress=pagefail harness.stress_s=$S_PF harness.fail_times=$PF_TIMES" ;;
 	convfail)
 		HARNESS_EXPECT_SPLAT='CPA VMM failure to convert memory' \
 		one_run convfail stress --mode stress --cycles 0 --swiotlb 1024 --timeout $((300 + S_CF * 3)) \
-			--extra-append "harness.stress=convfail harness.stress_s=$S_CF harness.fail_every=3 $STATS" ;;
+			--extra-append "harness.stress=convfail harness.stress_s=$S_CF harness.fail_every=3" ;;
 	fragment)
 		one_run fragment stress --mode stress --cycles 0 --timeout $((300 + S_FR * 3)) \
-			--extra-append "swiotlb_cc=2M harness.stress=fragment harness.stress_s=$S_FR $STATS" ;;
+			--extra-append "swiotlb_cc=2M harness.stress=fragment harness.stress_s=$S_FR" ;;
+	lowmask)
+		one_run lowmask stress --mode stress --cycles 0 --timeout $((300 + S_LM * 3)) \
+			--extra-append "harness.stress=lowmask harness.stress_s=$S_LM" ;;
 	periodic)
 		one_run periodic stress --mode stress --cycles 0 --timeout $((300 + S_PER * 3)) \
-			--extra-append "harness.stress=periodic harness.stress_s=$S_PER $STATS" ;;
+			--extra-append "harness.stress=periodic harness.stress_s=$S_PER" ;;
 	probefail)
 		one_run probefail stress --mode stress --cycles 0 --timeout $((400 + S_PROBE * 3 / 2)) \
-			--extra-append "pci=nomsi harness.stress=probefail harness.stress_s=$S_PROBE harness.probe_step=$P_STEP $STATS" ;;
+			--extra-append "pci=nomsi harness.stress=probefail harness.stress_s=$S_PROBE harness.probe_step=$P_STEP" ;;
 	badinput)
 		# the defaults: from the alloc run (no swiotlb=, no swiotlb_cc=)
 		# of this invocation, else from a boot of our own
@@ -326,13 +340,13 @@ for s in "${SC[@]}"; do
 		if [ ! -f "$ref" ] || [ "$ref" -ot "$K" ]; then
 			"$ROOT/scripts/harness/run.sh" --variant "$VARIANT" --label stress-defaults \
 				--out "$OUTDIR/defaults" --mode boot --cycles 0 --timeout 300 \
-				--extra-append "$STATS" 2>&1 | sed -u 's/^/    /' >&2
+				2>&1 | sed -u 's/^/    /' >&2
 			ref=$OUTDIR/defaults/guest.json
 		fi
 		read -r NS CC < <(python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); print(g.get("swiotlb.io_tlb_nslabs","none"), g.get("swiotlb.cc_bytes","none"))' "$ref" 2>/dev/null || echo none none)
 		for b in "${BAD[@]}"; do
 			one_run "badinput-$b" badinput --mode badinput --cycles 0 --timeout 300 \
-				--extra-append "harness.bad=$b harness.expect_nslabs=$NS harness.expect_cc=$CC $(bad_args "$b") $STATS"
+				--extra-append "harness.bad=$b harness.expect_nslabs=$NS harness.expect_cc=$CC $(bad_args "$b")"
 		done
 		;;
 	esac

@@ -31,12 +31,15 @@
  *
  *	ops allocs frees bytes irq_allocs irq_bytes nomem_kernel nomem_atomic
  *	nomem_irq hardirq_checked errors zero_err align_err mask_err
- *	shared_err pattern_err low_mask_allocs errors ms devices min_mask_bits
+ *	shared_err pattern_err low_mask_allocs min_mask_allocs errors ms
+ *	devices min_mask_bits
  *
  * low_mask_allocs counts the buffers (process and hard-IRQ context) of a
- * device whose mask is below 32 bits; devices and min_mask_bits say which
- * devices the run used (all the module has, or those with a mask of at
- * least the min_mask_bits parameter).
+ * device whose mask is below 32 bits, min_mask_allocs those of the run's
+ * device with the smallest mask; devices and min_mask_bits say which
+ * devices the run used: those with a mask of at least the min_mask_bits
+ * parameter (by default 30: the 64-, 32- and 30-bit devices; 24 adds the
+ * 24-bit one, whose memory must come from ZONE_DMA's 16 MiB).
  * errors is the sum of the *_err counters and must be 0; nomem_* are
  * allocations that failed (expected when shared memory must grow for an
  * atomic caller, or under fault injection).
@@ -95,9 +98,9 @@ MODULE_PARM_DESC(seed, "random seed");
 static bool check_shared = true;
 module_param(check_shared, bool, 0644);
 MODULE_PARM_DESC(check_shared, "check every page with the emulated CVM");
-static unsigned int min_mask_bits;
+static unsigned int min_mask_bits = 30;
 module_param(min_mask_bits, uint, 0644);
-MODULE_PARM_DESC(min_mask_bits, "use only the devices with a mask of at least this many bits (0: all)");
+MODULE_PARM_DESC(min_mask_bits, "use only the devices with a mask of at least this many bits (default 30; 24 or 0: all)");
 
 #define STRESS_MAX_SLOTS	32
 #define STRESS_IRQ_SLOTS	4
@@ -107,12 +110,12 @@ MODULE_PARM_DESC(min_mask_bits, "use only the devices with a mask of at least th
 enum { C_OPS, C_ALLOCS, C_FREES, C_BYTES, C_IRQ_ALLOCS, C_IRQ_BYTES,
 	C_NOMEM_KERNEL, C_NOMEM_ATOMIC, C_NOMEM_IRQ, C_HARDIRQ, C_ZERO_ERR,
 	C_ALIGN_ERR, C_MASK_ERR, C_SHARED_ERR, C_PATTERN_ERR, C_LOW_ALLOCS,
-	C_NR };
+	C_MIN_ALLOCS, C_NR };
 static const char * const cnames[C_NR] = {
 	"ops", "allocs", "frees", "bytes", "irq_allocs", "irq_bytes",
 	"nomem_kernel", "nomem_atomic", "nomem_irq", "hardirq_checked",
 	"zero_err", "align_err", "mask_err", "shared_err", "pattern_err",
-	"low_mask_allocs",
+	"low_mask_allocs", "min_mask_allocs",
 };
 
 struct sbuf {
@@ -137,9 +140,9 @@ struct sthread {
 	struct completion done;
 };
 
-static struct platform_device *pdev[3];
-static const unsigned int pdev_bits[ARRAY_SIZE(pdev)] = { 64, 32, 30 };
-/* Devices in use: the 30-bit one only if its mask is supported */
+static struct platform_device *pdev[4];
+static const unsigned int pdev_bits[ARRAY_SIZE(pdev)] = { 64, 32, 30, 24 };
+/* Devices in use: those below 32 bits only if their mask is supported */
 static unsigned int npdev;
 /* Devices of this run: the first nuse (masks of min_mask_bits or more) */
 static unsigned int nuse;
@@ -272,6 +275,8 @@ static bool alloc_buf(struct sbuf *b, struct device *dev, size_t size,
 	pattern(b, true);
 	if (dev->coherent_dma_mask < DMA_BIT_MASK(32))
 		count(C_LOW_ALLOCS, 1);
+	if (dev == &pdev[nuse - 1]->dev)
+		count(C_MIN_ALLOCS, 1);
 	return true;
 }
 
