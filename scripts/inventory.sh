@@ -80,7 +80,7 @@ HOOKS=(enc_status_change_prepare enc_status_change_finish
 
 # Values the hand-written columns may take.
 GUESTS=(TDX SNP SEV SEV-ES HV-vTOM none)
-HANDLING_RE='^(shared-chunks|2M-by-construction|counted-only|refused|plumbing|exempt:[a-z0-9-]+)$'
+HANDLING_RE='^(shared-chunks|2M-by-construction|unchecked|refused|plumbing|exempt:[a-z0-9-]+)$'
 HEADER=$'file\tfunction\tcallee\tcalls\tguests\tsize\talign\tfrequency\thandling\treason'
 
 while [ $# -gt 0 ]; do
