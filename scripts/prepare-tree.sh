@@ -85,6 +85,11 @@ PY
 	tgit init -q -b "$BR_BASE"
 	tgit config core.abbrev 12
 	tgit config gc.auto 0
+	# commits made while developing the series carry the project's
+	# identity (the patches' From: and Signed-off-by:), not the global
+	# one of whoever runs this; make export-mine sends under your own
+	tgit config user.name "cvm-dma-align developers"
+	tgit config user.email "$TOOL_EMAIL"
 	tgit add -f -A .
 	local kv; kv=$(make -s -C "$TREE" kernelversion)
 	tgit commit -q -m "Linux $kv (Debian linux-source-6.12 $pv)" \
