@@ -161,21 +161,24 @@ same_patches() {
 }
 
 # qemu_accel auto|kvm|tcg [KERNEL]: print the accelerator to use.  auto:
-# kvm if /dev/kvm is there and runs a guest, else tcg.  That is probed
-# under a timeout (a /dev/kvm that hangs must not hang the caller), with
-# -cpu max as the harness and KUnit use it: a one-sector boot image that
-# writes 'K' to the debug port 0xe9 (the answer is kept per host boot in
-# $BUILD/accel-probe), then, with KERNEL, that kernel up to its first
-# console line (on some hosts the first works and Linux hangs).
+# kvm if /dev/kvm is there and runs Linux, else tcg.  That is probed under
+# a timeout (a /dev/kvm that hangs must not hang the caller), with -cpu max
+# as the harness and KUnit use it: a one-sector boot image that writes 'K'
+# to the debug port 0xe9, then a Linux kernel up to its first console line
+# (on some hosts the first works and Linux hangs): KERNEL, or without one
+# (KUnit, whose kernel is not built yet) the first of the project's built
+# guest kernels; with no kernel to try, tcg.  Both answers are kept per
+# host boot in $BUILD/accel-probe (line 1 the boot id, 2 the sector's
+# answer, 3 Linux's), so that the 20 s of a hanging probe are paid once.
 # ACCEL_PROBE_TIMEOUT seconds each (default 20).
 qemu_accel() {
-	local want=$1 kernel=${2-} cache=$BUILD/accel-probe boot img got=
+	local want=$1 kernel=${2-} cache=$BUILD/accel-probe boot img got='' lx='' k
 	case "$want" in
 	tcg) echo tcg; return 0 ;;
 	kvm|auto) ;;
 	*) die "--accel: auto, kvm or tcg, not '$want'" ;;
 	esac
-	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+	if [ ! -r "${KVM_DEV:-/dev/kvm}" ] || [ ! -w "${KVM_DEV:-/dev/kvm}" ]; then
 		[ "$want" = kvm ] && die "--accel kvm: no usable /dev/kvm"
 		echo tcg
 		return 0
@@ -185,26 +188,41 @@ qemu_accel() {
 	img=$(mktemp "$BUILD/accel-probe.XXXXXX")
 	if [ -f "$cache" ] && [ "$(sed -n 1p "$cache")" = "$boot" ]; then
 		got=$(sed -n 2p "$cache")
+		lx=$(sed -n 3p "$cache")
 	else
 		# mov al,'K'; out 0xe9,al; cli; hlt; jmp $-1 ... 0x55 0xaa
 		python3 -c 'import sys; b = bytes([0xb0, 0x4b, 0xe6, 0xe9, 0xfa, 0xf4, 0xeb, 0xfd]); sys.stdout.buffer.write(b + bytes(510 - len(b)) + b"\x55\xaa")' >"$img"
 		got=tcg
 		_accel_probe "$img.out" K -drive "file=$img,format=raw,if=ide" \
 			-debugcon "file:$img.out" && got=kvm
-		printf '%s\n%s\n' "$boot" "$got" >"$cache"
-		[ "$got" = kvm ] || warn "KVM probe: /dev/kvm does not run a guest (-cpu max) within ${ACCEL_PROBE_TIMEOUT:-20}s: using TCG (kept in ${cache#"$ROOT"/})"
+		[ "$got" = kvm ] || { lx=tcg; warn "KVM probe: /dev/kvm does not run a guest (-cpu max) within ${ACCEL_PROBE_TIMEOUT:-20}s: using TCG (kept in ${cache#"$ROOT"/})"; }
 	fi
-	if [ "$got" = kvm ] && [ -n "$kernel" ] &&
-	   ! _accel_probe "$img.out" 'Linux version' -kernel "$kernel" \
-		-append "console=ttyS0 panic=-1" -serial "file:$img.out"; then
-		got=tcg
-		warn "KVM probe: $kernel does not reach its console under KVM within ${ACCEL_PROBE_TIMEOUT:-20}s: using TCG"
+	if [ "$got" = kvm ] && [ -z "$lx" ]; then
+		if [ -z "$kernel" ]; then
+			for k in "$KBUILD/patched" "$KBUILD/baseline" "$KBUILD/debug"; do
+				k=$k/arch/x86/boot/bzImage
+				[ -f "$k" ] && { kernel=$k; break; }
+			done
+		fi
+		if [ -n "$kernel" ]; then
+			lx=tcg
+			_accel_probe "$img.out" 'Linux version' -kernel "$kernel" \
+				-append "console=ttyS0 panic=-1" -serial "file:$img.out" && lx=kvm
+			[ "$lx" = kvm ] || warn "KVM probe: $kernel does not reach its console under KVM within ${ACCEL_PROBE_TIMEOUT:-20}s: using TCG (kept in ${cache#"$ROOT"/})"
+		fi
 	fi
+	printf '%s\n%s\n%s\n' "$boot" "$got" "$lx" >"$cache"
 	rm -f "$img" "$img.out"
-	if [ "$want" = kvm ] && [ "$got" != kvm ]; then
-		die "--accel kvm: /dev/kvm does not run a guest here (probe kept in ${cache#"$ROOT"/}; remove it to probe again)"
+	if [ "$lx" != kvm ]; then
+		if [ "$want" = kvm ]; then
+			[ -n "$lx" ] || die "--accel kvm: no built kernel to try Linux under KVM with: make build-patched"
+			die "--accel kvm: /dev/kvm does not run Linux here (probe kept in ${cache#"$ROOT"/}; remove it to probe again)"
+		fi
+		[ -z "$lx" ] && warn "KVM probe: no built kernel to try Linux under KVM with: using TCG"
+		echo tcg
+		return 0
 	fi
-	echo "$got"
+	echo kvm
 }
 
 # _accel_probe OUT TEXT QEMU-ARGS...: does a KVM guest write TEXT to OUT in time?
