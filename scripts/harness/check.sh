@@ -139,11 +139,11 @@ T0=$SECONDS
 # PARAMS (may be empty), its output indented so that no line of the run
 # itself reads as an assertion
 run() {
-	local label=$1 params=${2:+ $2} rc t=$SECONDS
+	local label=$1 params=$2 rc t=$SECONDS
 	shift 2
 	log "check: $label"
 	"$ROOT/scripts/harness/run.sh" --label "$label" --out "$OUT/$label" \
-		"$@" "${ARGS[@]}" --extra-append "${params# }$EXTRA" 2>&1 |
+		"$@" "${ARGS[@]}" --extra-append "$params$EXTRA" 2>&1 |
 		sed -u 's/^/    /' >&2
 	rc=${PIPESTATUS[0]}
 	[ "$rc" -eq 0 ] || warn "check: run $label failed (rc=$rc); the assertions below say where"
