@@ -132,7 +132,7 @@ check: ## all tests: tooling, gates, KUnit, harness assertions; ends with "N pas
 	@$(S)/check.sh
 
 clean: ## remove build outputs (kernel builds, initramfs, results), keep the tree
-	rm -rf build/kbuild build/bin build/initramfs* build/gates results
+	rm -rf build/kbuild build/src/*/.kbuild-* build/bin build/initramfs* build/gates results
 
 distclean: ## remove everything generated, including the kernel tree
 	rm -rf build results

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Run the series' KUnit suites with the kernel's own kunit.py.
 #
-# usage: kunit/run.sh [--help] [series|cvm|all] [--filter GLOB]
+# usage: kunit/run.sh [--help] [series|cvm|all|patched] [--filter GLOB]
 #                    [--accel auto|kvm|tcg] [-- KUNIT_PY_ARGS...]
 #
 #   series  the series alone (branch 'series', detached worktree
@@ -15,6 +15,14 @@
 #           swiotlb=1536 cc_conversion_align=strict through --kernel_args:
 #           every CVM test must run, none may skip
 #   all     both (default)
+#   patched what make check runs: no kernel of its own, kunit.py exec on
+#           the patched guest kernel (scripts/build-kernel.sh patched:
+#           series + kernel/patches, the suites built in, KUnit off unless
+#           kunit.py asks), three boots: the x86_cc_conversion and the
+#           swiotlb_cc suites without CVM (the series' tests against the
+#           fake backend; the emulated CVM's code is in that kernel but
+#           off), then every suite on the emulated CVM with cvm's
+#           arguments; none may skip
 #   --filter GLOB   only the tests that kunit.py's filter_glob selects
 #                   (SUITE or SUITE.TEST, with * and ?), e.g.
 #                   kunit/run.sh cvm --filter 'swiotlb_cc.swiotlb_cc_test_frag*'
@@ -34,14 +42,15 @@ set -uo pipefail
 
 WHAT=all
 ACCEL=auto
+FILTER=
 PASS=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-h|--help) usage; exit 0 ;;
-	series|cvm|all) WHAT=$1 ;;
+	series|cvm|all|patched) WHAT=$1 ;;
 	--filter)
 		[ $# -ge 2 ] && [ -n "$2" ] || die "--filter needs a glob (see --help)"
-		PASS+=("$2"); shift ;;
+		FILTER=$2; shift ;;
 	--accel)
 		[ $# -ge 2 ] || die "--accel needs auto, kvm or tcg (see --help)"
 		ACCEL=$2; shift ;;
@@ -56,22 +65,25 @@ done
 QEMU_ARGS=${KUNIT_QEMU_ARGS:--cpu max -m 4G -smp 2}
 QEMU_ARGS="-accel $(qemu_accel "$ACCEL") $QEMU_ARGS" || exit 1
 
-# run_kunit NAME SRC KUNITCONFIG [extra kunit.py args...]
+# run_kunit NAME SRC run|exec [kunit.py args...]: kunit.py in SRC, its
+# output in build/kunit/NAME.log, then its summary and "kunit-NAME: N
+# passed, N failed"
 run_kunit() {
-	local name=$1 src=$2 kc=$3; shift 3
-	local bd=$BUILD/kunit/$name out=$BUILD/kunit/$name.log
-	mkdir -p "$bd"
+	local name=$1 src=$2 sub=$3; shift 3
+	local out=$BUILD/kunit/$name.log
 	[ -x "$src/tools/testing/kunit/kunit.py" ] || die "no kunit.py in $src: run 'make tree'"
-	log "kunit $name: building and running in QEMU (TCG), log ${out#"$ROOT"/}"
+	log "kunit $name: kunit.py $sub in QEMU, log ${out#"$ROOT"/}"
 	local t0=$SECONDS
-	(cd "$src" && CCACHE_BASEDIR=$ROOT ./tools/testing/kunit/kunit.py run \
-		--arch=x86_64 --kunitconfig="$kc" --build_dir="$bd" \
-		--jobs="$JOBS" --make_options CC="ccache gcc" --timeout=600 \
-		--qemu_args="$QEMU_ARGS" "$@" "${PASS[@]}") >"$out" 2>&1 &
-	local pid=$!
+	(cd "$src" && CCACHE_BASEDIR=$ROOT ./tools/testing/kunit/kunit.py "$sub" \
+		--arch=x86_64 --timeout=600 --qemu_args="$QEMU_ARGS" "$@" \
+		${FILTER:+"$FILTER"} "${PASS[@]}") >"$out" 2>&1 &
+	local pid=$! n=0
+	# a progress line every 30 s, but no wait beyond kunit.py's end
 	while kill -0 $pid 2>/dev/null; do
-		sleep 30
-		kill -0 $pid 2>/dev/null && log "kunit $name: $((SECONDS - t0))s, $(grep -v '^\s*$' "$out" | tail -n1 | cut -c1-90)"
+		sleep 1
+		n=$((n + 1))
+		[ $((n % 30)) -eq 0 ] && kill -0 $pid 2>/dev/null &&
+			log "kunit $name: $((SECONDS - t0))s, $(grep -v '^\s*$' "$out" | tail -n1 | cut -c1-90)"
 	done
 	wait $pid; local rc=$?
 	record_time "kunit-$name" $((SECONDS - t0))
@@ -108,11 +120,19 @@ mkdir -p "$BUILD/kunit" || die "cannot create $BUILD/kunit"
 exec 9>"$BUILD/kunit/.lock" || die "cannot open the lock $BUILD/kunit/.lock"
 flock 9 || die "cannot take the lock $BUILD/kunit/.lock"
 
+BUILD_ARGS=(--jobs="$JOBS" --make_options "CC=ccache gcc")
+# swiotlb=1536: a 4 MiB boot pool that the growth test can exhaust, and a
+# 3 MiB default growth size that must be rounded to 4 MiB;
+# cc_conversion_align=strict: the live test of a refused conversion (the
+# default, warn, never refuses) and every other suite under it
+CVM_ARGS=(--kernel_args=cvm_emulate=on --kernel_args=swiotlb=1536
+	  --kernel_args=cc_conversion_align=strict)
 rc=0
 if [ "$WHAT" = series ] || [ "$WHAT" = all ]; then
 	wt=$WORKTREES/kunit-series
 	worktree_at "$wt" "$(tgit rev-parse "${SERIES_REF:-$BR_SERIES}^{commit}")"
-	run_kunit series "$wt" "$ROOT/kunit/series.kunitconfig" || rc=1
+	run_kunit series "$wt" run "${BUILD_ARGS[@]}" --build_dir="$BUILD/kunit/series" \
+		--kunitconfig="$ROOT/kunit/series.kunitconfig" || rc=1
 fi
 if [ "$WHAT" = cvm ] || [ "$WHAT" = all ]; then
 	# series + kernel/patches (what test-series holds), in a worktree of
@@ -125,12 +145,24 @@ if [ "$WHAT" = cvm ] || [ "$WHAT" = all ]; then
 		cat "$BUILD/kunit/cvm-am.log"
 		die "kernel/patches do not apply on the series"
 	fi
-	# swiotlb=1536: a 4 MiB boot pool that the growth test can exhaust,
-	# and a 3 MiB default growth size that must be rounded to 4 MiB;
-	# cc_conversion_align=strict: the live test of a refused conversion
-	# (the default, warn, never refuses) and every other suite under it
-	run_kunit cvm "$wt" "$ROOT/kunit/cvm.kunitconfig" \
-		--kernel_args=cvm_emulate=on --kernel_args=swiotlb=1536 \
-		--kernel_args=cc_conversion_align=strict || rc=1
+	run_kunit cvm "$wt" run "${BUILD_ARGS[@]}" --build_dir="$BUILD/kunit/cvm" \
+		--kunitconfig="$ROOT/kunit/cvm.kunitconfig" "${CVM_ARGS[@]}" || rc=1
+fi
+if [ "$WHAT" = patched ]; then
+	"$ROOT/scripts/build-kernel.sh" patched || die "the patched kernel does not build"
+	kb=$KBUILD/patched
+	grep -q '^CONFIG_SWIOTLB_CC_KUNIT_TEST=y' "$kb/.config" ||
+		die "${kb#"$ROOT"/} has no built-in suites (configs/kunit-builtin.config)"
+	ex=(--build_dir="$kb" --kunitconfig="$ROOT/configs/kunit-builtin.config")
+	# without CVM, one boot per suite of the series (the emulated CVM's
+	# suite would skip every test), unless --filter names what runs
+	if [ -n "$FILTER" ]; then
+		run_kunit patched-series "$WORKTREES/$BR_TEST" exec "${ex[@]}" || rc=1
+	else
+		for g in x86_cc_conversion swiotlb_cc; do
+			FILTER=$g run_kunit "patched-series-$g" "$WORKTREES/$BR_TEST" exec "${ex[@]}" || rc=1
+		done
+	fi
+	run_kunit patched-cvm "$WORKTREES/$BR_TEST" exec "${ex[@]}" "${CVM_ARGS[@]}" || rc=1
 fi
 exit $rc

@@ -8,6 +8,8 @@
 #             patched   source build/src/test-series (SERIES_REF, default
 #                       the series branch, + kernel/patches; both worktrees
 #                       are refreshed first where stale: prepare-tree.sh test)
+#                       + configs/kunit-builtin.config (the KUnit suites
+#                       built in, run only by kunit/run.sh patched)
 #             debug     source build/src/test-series, + configs/debug.config
 #                       + configs/kunit-modules.config (the series' KUnit
 #                       suites =m): make stress and make kunit-modules
@@ -20,7 +22,12 @@
 # Config: tinyconfig + kernel/configs/kvm_guest.config + configs/guest.config
 # + configs/VARIANT.config, merged with scripts/kconfig/merge_config.sh; any
 # option a fragment asks for that does not survive is an error.  Output in
-# build/kbuild/VARIANT (bzImage, vmlinux), compiled through ccache.
+# SOURCE/.kbuild-VARIANT, a direct subdirectory of the source worktree, with
+# build/kbuild/VARIANT a link to it (bzImage, vmlinux); compiled through
+# ccache.  Kbuild names a source tree one level up ".." on every command
+# line, so every variant compiles with the same paths and an object whose
+# preprocessed source the series does not change is a ccache hit whatever
+# tree it was first compiled in: the patched kernel reuses the baseline's.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -40,7 +47,8 @@ case $VARIANT in
 baseline|benchbase|debugbase) SRC=$WORKTREES/$BR_TEST_BASE ;;
 *) SRC=$WORKTREES/$BR_TEST ;;
 esac
-OUTDIR=$KBUILD/$VARIANT
+OUTLINK=$KBUILD/$VARIANT
+OUTDIR=$SRC/.kbuild-$VARIANT
 # one series under test: the worktrees hold SERIES_REF (default: the
 # series branch) + kernel/patches, refreshed here if they do not
 if [ -d "$TREE/.git" ] && [ "${NO_REFRESH:-0}" != 1 ]; then
@@ -57,6 +65,7 @@ frags=("$SRC/kernel/configs/kvm_guest.config" "$ROOT/configs/guest.config")
 # the debug and bench variants are the patched kernel plus their own
 # fragment (configs/VARIANT.config, last); the others name theirs
 case $VARIANT in
+patched) frags+=("$ROOT/configs/kunit-builtin.config") ;;
 debug) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/kunit-modules.config") ;;
 bench) frags+=("$ROOT/configs/patched.config") ;;
 debugbench) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/kunit-modules.config" "$ROOT/configs/debug.config" "$ROOT/configs/bench.config") ;;
@@ -77,16 +86,18 @@ same_tree() {
 	[ "$(git -C "$SRC" rev-parse 'HEAD^{tree}')" = \
 	  "$(git -C "$WORKTREES/$BR_TEST_BASE" rev-parse 'HEAD^{tree}')" ]
 }
+# build/kbuild/VARIANT was a directory before the builds moved into the
+# worktrees: make it the link
+mkdir -p "$KBUILD"
+[ -L "$OUTLINK" ] || rm -rf "$OUTLINK"
 if [ "$VARIANT" = patched ] && same_tree; then
 	log "build patched: series is empty, same source as baseline: reusing that build"
 	"$0" baseline
-	rm -rf "$OUTDIR"
-	ln -s baseline "$OUTDIR"
+	ln -sfn baseline "$OUTLINK"
 	exit 0
 fi
-[ -L "$OUTDIR" ] && rm -f "$OUTDIR"
-
 mkdir -p "$OUTDIR"
+ln -sfn "$OUTDIR" "$OUTLINK"
 stamp=$(cat "${frags[@]}" | sha256sum | cut -c1-16)-$(git -C "$SRC" rev-parse HEAD)
 if [ ! -f "$OUTDIR/.config" ] || [ "$(cat "$OUTDIR/.cfgstamp" 2>/dev/null)" != "$stamp" ]; then
 	log "build $VARIANT: configuring (tinyconfig + ${#frags[@]} fragments)"
@@ -112,6 +123,9 @@ if [ ! -f "$OUTDIR/.config" ] || [ "$(cat "$OUTDIR/.cfgstamp" 2>/dev/null)" != "
 		die "build $VARIANT: config options asked for by a fragment did not survive (dependency missing?)"
 	fi
 	echo "$stamp" >"$OUTDIR/.cfgstamp"
+	# Kbuild names the source ".." only from a direct subdirectory
+	[ "$(readlink "$OUTDIR/source" 2>/dev/null)" = .. ] ||
+		log "build $VARIANT: warning: Kbuild does not name the source '..': the variants will not share objects in ccache"
 fi
 [ $CONFIG_ONLY -eq 1 ] && { log "build $VARIANT: config in ${OUTDIR#"$ROOT"/}/.config"; exit 0; }
 

@@ -54,7 +54,7 @@ step_cmd() {
 	harness-unit) echo "$ROOT/tests/harness/run-tests.sh" ;;
 	build-baseline) echo "$ROOT/scripts/build-kernel.sh baseline" ;;
 	build-patched) echo "$ROOT/scripts/build-kernel.sh patched" ;;
-	kunit) echo "$ROOT/kunit/run.sh all" ;;
+	kunit) echo "$ROOT/kunit/run.sh patched" ;;
 	kunit-modules) echo "$ROOT/scripts/harness/kunit-modules.sh" ;;
 	harness) echo "$ROOT/scripts/harness/check.sh" ;;
 	stress) echo "$ROOT/scripts/harness/stress.sh --reduced" ;;

@@ -127,7 +127,7 @@ worktree_at() {
 	fi
 	tgit -C "$dir" am --abort >/dev/null 2>&1 || true
 	tgit -C "$dir" checkout -q -f --detach "$rev"
-	tgit -C "$dir" clean -q -fdx
+	tgit -C "$dir" clean -q -fdx -e "/.kbuild-*"
 }
 
 # The patches of a series directory, cover letter excluded, in order.

@@ -110,7 +110,7 @@ apply_dir() {
 	wg() { tgit -C "$wt" "$@"; }
 	wg am --abort >/dev/null 2>&1 || true
 	wg checkout -q -f -B "$br" "$start"
-	wg clean -q -fdx
+	wg clean -q -fdx -e "/.kbuild-*"
 	if [ ${#p[@]} -eq 0 ]; then
 		log "tree: $br = $start (no patches in ${dir#"$ROOT"/})"
 		return 0

@@ -12,7 +12,8 @@
 # kernel + configs/debug.config, with configs/kunit-modules.config every
 # KUnit suite of the series and of the test-only emulated CVM =m; modpost
 # fails the build on a missing export; the suites run under lockdep, KASAN
-# and DMA-API debugging), boots it on the emulated CVM with the arguments of kunit/run.sh
+# and DMA-API debugging), boots it on the emulated CVM (kunit.enable=1: KUnit is
+# off by default in every guest kernel, configs/guest.config) with the arguments of kunit/run.sh
 # cvm (4 GiB, 2 vCPUs, swiotlb=1536 cc_conversion_align=strict), and the
 # guest (scripts/guest/mode-kunit.sh) loads each module, checks the results
 # of its suites in debugfs and unloads it.  The one kernel warning a suite
@@ -43,7 +44,7 @@ rc=0
 HARNESS_EXPECT_SPLAT='CPA VMM failure to convert memory' \
 	"$ROOT/scripts/harness/run.sh" --variant debug --label kunit-modules \
 	--out "$OUT" --mode kunit --mem 4G --smp 2 --cycles 0 --timeout 900 \
-	--extra-append "swiotlb=1536 cc_conversion_align=strict" || rc=$?
+	--extra-append "kunit.enable=1 swiotlb=1536 cc_conversion_align=strict" || rc=$?
 
 p=0 f=0
 while read -r _ _ subject status rest; do
