@@ -70,6 +70,13 @@
 #             I/O on the
 #             disk (a host that makes find_vqs() fail must not crash the
 #             guest: v1 of the series did)
+#   chaos     every failure injector at once (conversions refused both
+#             ways, order >= 9 page allocations, slab allocations of the
+#             task that unbinds and binds nvme and virtio-net over and
+#             over, pci=nomsi) with data-checked I/O on virtio-blk and
+#             virtio-scsi and the module's threads and hard-IRQ
+#             allocations; then both devices bound and working, nothing
+#             shared unaccounted for (full 30 min, reduced 30 s)
 #   badinput  boots with malformed, negative, empty, overflowing and huge
 #             values of swiotlb_cc=, cc_conversion_align= and swiotlb=
 #             (scripts/guest/mode-badinput.sh; reduced: malformed and
@@ -125,7 +132,9 @@ need += {"rebind": ["stress rebind", "io vda-stress", "io sda-stress"],
          "periodic": ["stress periodic", "stress periodic-first"],
          "fragment": ["stress fragment", "stress fragment-alloc"],
          "lowmask": ["stress lowmask", "stress lowmask-alloc"],
-         "probefail": ["stress probefail", "io sda-after-probefail"]}.get(name.split("-")[0], [])
+         "probefail": ["stress probefail", "io sda-after-probefail"],
+         "chaos": ["stress chaos", "stress chaos-alloc", "io vda-stress",
+                   "io sda-stress", "io nvme0n1-after-chaos"]}.get(name.split("-")[0], [])
 missing = [n for n in need if n not in by]
 failed = ["%s" % k for k, c in by.items() if c["status"] != "PASS"]
 clean = (s.get("done") and not s.get("timed_out") and s.get("qemu_rc") == 0
@@ -173,10 +182,14 @@ else:
         fig.append("%s binds of virtio_scsi, the first slab allocation after a budget failing; binds that failed there: in the sysfs write or driver core %s, in the probe %s, inside virtio_find_vqs() %s (its error path); bound all the same %s; budget swept to %s B from steps of %s B, ended by %s" % (
             sf.get("runs"), sf.get("in_bind"), sf.get("in_probe"), sf.get("in_find_vqs"),
             sf.get("survived"), sf.get("budget_bytes"), sf.get("step"), sf.get("end")))
+    elif name == "chaos":
+        fig.append("%s s of every injector: %s rebinds of nvme + virtio-net (%s binds failed), %s slab and %s order-9 page allocations failed, %s conversions refused (every %s)" % (
+            sf.get("seconds"), sf.get("rebinds"), sf.get("binds_failed"), sf.get("slab_failures"),
+            sf.get("page_failures"), sf.get("refused"), sf.get("every")))
     elif name == "convfail":
         fig.append("conversion every %s refused: to shared %s, to private %s" % (
             sf.get("every"), sf.get("refused_shared"), sf.get("refused_private")))
-    for sub in ("alloc", "pagefail-alloc", "fragment-alloc", "lowmask-alloc", "convfail-shared", "convfail-private"):
+    for sub in ("alloc", "pagefail-alloc", "fragment-alloc", "lowmask-alloc", "convfail-shared", "convfail-private", "chaos-alloc"):
         a = (by.get("stress " + sub) or {}).get("fields")
         if a:
             fig.append("%s: %s allocs %s B + %s hard-IRQ allocs %s B, no-memory %s/%s/%s (kernel/atomic/irq), errors %s, %s ms" % (
@@ -211,7 +224,7 @@ sys.exit(0 if ok else 1)
 EOF
 }
 
-ALL=(rebind swiotlb alloc pagefail fragment lowmask convfail periodic probefail badinput)
+ALL=(rebind swiotlb alloc pagefail fragment lowmask convfail periodic probefail chaos badinput)
 REDUCED=0
 BUILD_KERNEL=1
 VARIANT=debug
@@ -286,10 +299,10 @@ one_run() {
 }
 
 if [ $REDUCED -eq 1 ]; then
-	CYC=20 S_IO=15 S_ALLOC=15 S_PF=12 PF_TIMES=200 S_CF=12 S_PER=20 S_FR=12 S_LM=12 P_STEP=256 S_PROBE=420
+	CYC=20 S_IO=15 S_ALLOC=15 S_PF=12 PF_TIMES=200 S_CF=12 S_PER=20 S_FR=12 S_LM=12 P_STEP=256 S_PROBE=420 S_CH=30
 	BAD=(malformed overflow)
 else
-	CYC=200 S_IO=60 S_ALLOC=60 S_PF=40 PF_TIMES=1000 S_CF=40 S_PER=300 S_FR=60 S_LM=60 P_STEP=64 S_PROBE=3600
+	CYC=200 S_IO=60 S_ALLOC=60 S_PF=40 PF_TIMES=1000 S_CF=40 S_PER=300 S_FR=60 S_LM=60 P_STEP=64 S_PROBE=3600 S_CH=1800
 	BAD=(malformed negative empty overflow huge)
 fi
 LONG=$(printf 'x%.0s' $(seq 1 300))
@@ -333,6 +346,10 @@ for s in "${SC[@]}"; do
 	probefail)
 		one_run probefail stress --mode stress --cycles 0 --timeout $((400 + S_PROBE * 3 / 2)) \
 			--extra-append "pci=nomsi harness.stress=probefail harness.stress_s=$S_PROBE harness.probe_step=$P_STEP" ;;
+	chaos)
+		HARNESS_EXPECT_SPLAT='CPA VMM failure to convert memory' \
+		one_run chaos stress --mode stress --cycles 0 --swiotlb 1024 --timeout $((400 + S_CH * 2)) \
+			--extra-append "pci=nomsi harness.stress=chaos harness.stress_s=$S_CH harness.fail_every=3" ;;
 	badinput)
 		# the defaults: from the alloc run (no swiotlb=, no swiotlb_cc=)
 		# of this invocation, else from a boot of our own

@@ -1627,7 +1627,7 @@ class TestStress(TmpDirTest):
         self.assertEqual(p.stdout.split(), ["rebind", "swiotlb", "alloc",
                                             "pagefail", "fragment", "lowmask",
                                             "convfail", "periodic", "probefail",
-                                            "badinput"])
+                                            "chaos", "badinput"])
         p = subprocess.run([STRESS, "--scenario", "bogus", "--no-build"],
                            capture_output=True, text=True)
         self.assertNotEqual(p.returncode, 0)
@@ -1650,6 +1650,26 @@ class TestStress(TmpDirTest):
         p = self.summ("probefail", d)
         self.assertNotEqual(p.returncode, 0, p.stdout)
         self.assertIn("io sda-after-probefail", p.stdout)
+
+    def test_summary_chaos(self):
+        base = INV + ["CHECK stress chaos-alloc PASS allocs=900 bytes=100 errors=0"]
+        chaos = ("CHECK stress chaos PASS seconds=30 rebinds=7 binds_failed=3 "
+                 "slab_failures=12 page_failures=40 refused=25 every=3")
+        # the figures, and every check the scenario needs: the I/O loops
+        # on virtio-blk and virtio-scsi and the nvme disk after the
+        # injectors are missing here
+        d, s = stress_run_dir(self.tmp, base + [chaos])
+        p = self.summ("chaos", d)
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        self.assertIn("7 rebinds of nvme + virtio-net (3 binds failed), 12 slab and "
+                      "40 order-9 page allocations failed, 25 conversions refused",
+                      p.stdout)
+        self.assertIn("missing checks: io vda-stress, io sda-stress, "
+                      "io nvme0n1-after-chaos", p.stdout)
+        d, s = stress_run_dir(self.tmp, base + [
+            chaos.replace("PASS", "FAIL") + " reason=nothing-refused"])
+        p = self.summ("chaos", d)
+        self.assertIn("failed checks: stress chaos", p.stdout)
 
     def test_summary_lowmask(self):
         d, s = stress_run_dir(self.tmp, INV + [
