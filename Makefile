@@ -72,7 +72,7 @@ harness-swiotlb: convstat ## the same with swiotlb=1024 (forces dynamic SWIOTLB 
 bench: convstat ## guest and host cost, baseline vs patched (dma_alloc, dma_map_benchmark, fio, scale axes): results/bench/report.md (long; see scripts/bench/bench.sh --help)
 	@$(S)/bench/bench.sh $(BENCH_ARGS)
 
-soak: convstat ## hangs and the fio ratio: 100 runs per kernel, ABBA, resumable (about 4 h; SOAK_ARGS="--runs 10"): results/soak/report.md
+soak: convstat ## hangs and the fio ratio: 100 fio runs per kernel (20 boots of 5 rounds), ABBA, resumable (about 2 h; SOAK_ARGS="--runs 4"): results/soak/report.md
 	@$(S)/bench/soak.sh $(SOAK_ARGS)
 
 bench-carve: convstat ## bitmap (the series) vs genalloc carving of 2 MiB chunks, 1 and 8 vCPUs: results/bench/carve/report.md

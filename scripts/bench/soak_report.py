@@ -11,7 +11,10 @@ failed fio job, a missing summary).  Writes DIR/report.md and report.json:
 
  - per kernel: runs, ok, hangs, failures, and the 95 % upper bound of the
    hang rate per run (one-sided Clopper-Pearson: the rate p at which
-   seeing at most the observed hangs has probability 5 %; 3/n for none);
+   seeing at most the observed hangs has probability 5 %; 3/n for none),
+   and the same per fio run: a boot runs the 8 fio jobs R times (soak.sh
+   --rounds R, "BENCH round N" lines); a boot that hangs counts the round
+   it hung in (at least one);
  - per fio job (device kind and job): the ratio patched/baseline of the
    bandwidth in each pair where both runs are ok, and their geometric mean
    with a 95 % t interval over the pairs, with the run order (b p or p b)
@@ -102,15 +105,20 @@ def geomean_ci(ratios):
 
 
 def parse_console(path):
-    """The fio lines (per job, a list over rounds) and stall lines of a run."""
-    fio, stalls, errors = {}, [], []
+    """The fio lines (per job, a list over rounds), stall lines, problems and
+    the number of fio rounds started (the highest "BENCH round N") of a run."""
+    fio, stalls, errors, rounds = {}, [], [], 0
     try:
         fh = open(path, errors="replace")
     except OSError as e:
-        return fio, stalls, ["no console.log (%s)" % e]
+        return fio, stalls, ["no console.log (%s)" % e], rounds
     with fh:
         for line in fh:
             line = line.strip().replace("\r", "")
+            m = re.match(r"BENCH round (\d+)$", line)
+            if m:
+                rounds = max(rounds, int(m.group(1)))
+                continue
             m = re.search(r"HARNESS STALL (.*)$", line)
             if m:
                 stalls.append(kv(m.group(1).split()))
@@ -123,7 +131,7 @@ def parse_console(path):
                 errors.append("%s (incomplete: %s)" % (line[:160], ", ".join(miss)))
                 continue
             fio.setdefault("%s %s" % (d["kind"], d["job"]), []).append(d)
-    return fio, stalls, errors
+    return fio, stalls, errors, rounds
 
 
 def load_run(d):
@@ -141,13 +149,15 @@ def load_run(d):
     except (OSError, ValueError) as e:
         s = {}
         r["problems"].append("summary.json: %s" % e)
-    r["fio"], r["stalls"], errs = parse_console(os.path.join(d, "console.log"))
+    r["fio"], r["stalls"], errs, r["rounds"] = parse_console(os.path.join(d, "console.log"))
     r["problems"] += errs
     r["stalled"] = bool(s.get("stalled")) or bool(r["stalls"])
     r["timed_out"] = bool(s.get("timed_out"))
     r["hang"] = r["stalled"] or r["timed_out"]
     r["device"] = s.get("stall_device") or (r["stalls"][-1].get("dev") if r["stalls"] else None)
     r["ok"] = bool(s.get("ok")) and not r["hang"] and not errs
+    # fio runs: the rounds started; a hang before the first round is one
+    r["fio_runs"] = max(r["rounds"], 1 if r["hang"] else 0)
     r["failures"] = s.get("failures") or []
     r["foreign_cpus"] = None
     try:
@@ -174,10 +184,13 @@ def analyse(runs, vb, vp):
     for v in (vb, vp):
         rs = [r for r in runs if r["variant"] == v]
         n, h = len(rs), sum(r["hang"] for r in rs)
+        nf = sum(r["fio_runs"] for r in rs)
         A["kernels"][v] = {
             "runs": n, "ok": sum(r["ok"] for r in rs), "hangs": h,
             "failures": sum(not r["ok"] and not r["hang"] for r in rs),
             "hang_rate_upper95": upper_bound(h, n) if n else None,
+            "fio_runs": nf,
+            "hang_rate_per_fio_run_upper95": upper_bound(h, nf) if nf else None,
             "fio_jobs": sum(len(x) for r in rs for x in r["fio"].values())}
         cnt = {}
         for r in rs:
@@ -242,14 +255,17 @@ def write(A, runs, out, vb, vp):
       "jobs of make bench with the lockup and hung-task detectors on.  A hang "
       "is a stall seen by the host (no progress line, run.sh --stall), "
       "one reported by the guest (HARNESS STALL) or a QEMU timeout.\n")
-    P("| kernel | runs | ok | hangs | failures | hang rate, 95 % upper bound | fio jobs |")
-    P("|---|---:|---:|---:|---:|---:|---:|")
+    P("| kernel | boots | ok | hangs | failures | hang rate per boot, 95 % upper bound "
+      "| fio runs (rounds of the 8 jobs) | hang rate per fio run, 95 % upper bound | fio jobs |")
+    P("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+    def pct(x):
+        return "-" if x is None else "%.2f %%" % (100 * x)
     for v in (vb, vp):
         k = A["kernels"][v]
-        ub = k["hang_rate_upper95"]
-        P("| %s | %d | %d | %d | %d | %s | %d |" % (
-            v, k["runs"], k["ok"], k["hangs"], k["failures"],
-            "-" if ub is None else "%.2f %%" % (100 * ub), k["fio_jobs"]))
+        P("| %s | %d | %d | %d | %d | %s | %d | %s | %d |" % (
+            v, k["runs"], k["ok"], k["hangs"], k["failures"], pct(k["hang_rate_upper95"]),
+            k["fio_runs"], pct(k["hang_rate_per_fio_run_upper95"]), k["fio_jobs"]))
     P("")
     P("## fio bandwidth, patched / baseline (%d pairs with both runs ok)\n" % A["pairs"])
     P("Geometric mean of the per-pair ratios, 95 % t interval over the pairs.\n")
@@ -309,7 +325,8 @@ def write(A, runs, out, vb, vp):
                    "quiet_cpus": QUIET_CPUS, "load": A["load"], "busy_pairs": A["busy_pairs"],
                    "counters": A["counters"],
                    "runs": [{k: r[k] for k in ("name", "pair", "variant", "ok", "hang",
-                                               "device", "problems")} for r in runs]},
+                                               "device", "fio_runs", "problems")}
+                            for r in runs]},
                   fh, indent=1)
         fh.write("\n")
     return L
@@ -334,8 +351,10 @@ def main(argv=None):
     write(A, runs, a.out, a.baseline, a.patched)
     for v in (a.baseline, a.patched):
         k = A["kernels"][v]
-        print("soak: %s: %d runs, %d hangs (95 %% upper bound %.2f %%), %d failures"
-              % (v, k["runs"], k["hangs"], 100 * (k["hang_rate_upper95"] or 0), k["failures"]))
+        print("soak: %s: %d boots, %d fio runs, %d hangs (95 %% upper bound %.2f %% per boot, "
+              "%.2f %% per fio run), %d failures"
+              % (v, k["runs"], k["fio_runs"], k["hangs"], 100 * (k["hang_rate_upper95"] or 0),
+                 100 * (k["hang_rate_per_fio_run_upper95"] or 0), k["failures"]))
     print("soak: fio patched/baseline over all jobs: %s; quiet host: %s"
           % (fmt_ci(A["ratio_all_jobs"]), fmt_ci(A["ratio_all_jobs_quiet"])))
     return 0

@@ -353,6 +353,35 @@ class TestSoak(unittest.TestCase):
         md = open(os.path.join(out, "report.md")).read()
         self.assertIn("`p5-patched`: hang, device vda", md)
 
+    def test_fio_runs_count_rounds(self):
+        """soak.sh --rounds R: every boot runs the fio jobs R times; a fio
+        run is one round, the hang rate per fio run is bounded over the
+        rounds started, and a boot that hangs counts the round it hung in
+        (one if it hung before the first)."""
+        for i in (1, 2):
+            self.run_dir("p%d-baseline" % i, soak_console(1000, rounds=3))
+            self.run_dir("p%d-patched" % i, soak_console(1000, rounds=3))
+        self.run_dir("p3-baseline", soak_console(1000, rounds=3))
+        # hangs in its first round, on the sixth job
+        self.run_dir("p3-patched", soak_console(1000, rounds=3, stall=("nvme0n1", "seqread1M")),
+                     ok=False, stalled=True, device="nvme0n1")
+        self.run_dir("p4-baseline", "HARNESS START uptime=2.0 mode=soak\n", ok=False,
+                     timed_out=True)
+        out = os.path.join(self.tmp, "out")
+        self.assertEqual(soak_report.main(["--out", out, "--baseline", "baseline",
+                                           "--patched", "patched", self.runs]), 0)
+        with open(os.path.join(out, "report.json")) as fh:
+            r = json.load(fh)
+        b, p = r["kernels"]["baseline"], r["kernels"]["patched"]
+        self.assertEqual((b["runs"], b["fio_runs"], b["hangs"]), (4, 10, 1))
+        self.assertEqual((p["runs"], p["fio_runs"], p["hangs"]), (3, 7, 1))
+        self.assertAlmostEqual(p["hang_rate_per_fio_run_upper95"],
+                               soak_report.upper_bound(1, 7), places=9)
+        self.assertAlmostEqual(p["hang_rate_upper95"], soak_report.upper_bound(1, 3), places=9)
+        self.assertEqual(r["pairs"], 2)
+        md = open(os.path.join(out, "report.md")).read()
+        self.assertIn("| patched | 3 | 2 | 1 | 0 |", md)
+
     def test_busy_host_pairs_apart(self):
         """A pair whose run had a build beside it (host-load.json from
         soak.sh) is busy: the ratio over the quiet pairs leaves it out, the
