@@ -857,10 +857,12 @@ sc_chaos() {
 		while [ ! -e /tmp/stop-chaos ]; do
 			echo "$_bdf" >$_drv/unbind 2>/dev/null
 			echo "$_bdf" >$_drv/bind 2>/dev/null || _bf=$((_bf + 1))
-			echo 1 >/proc/self/make-it-fail
-			echo "$_vdev" >$_vd/unbind 2>/dev/null
-			echo "$_vdev" >$_vd/bind 2>/dev/null || _bf=$((_bf + 1))
-			echo 0 >/proc/self/make-it-fail
+			# failslab for this subshell only: clearing the flag
+			# again is an open() that failslab may fail, after which
+			# every later bind (nvme's too) would run under it
+			( echo 1 >/proc/self/make-it-fail || exit 0
+			  echo "$_vdev" >$_vd/unbind 2>/dev/null
+			  echo "$_vdev" >$_vd/bind 2>/dev/null ) || _bf=$((_bf + 1))
 			_c=$((_c + 1))
 			reclaim_shared
 		done
