@@ -386,15 +386,20 @@ sc_rebind() {
 	else
 		check stress rebind FAIL $_f reason=$_why
 	fi
-	# the rebound devices work: data-checked I/O on nvme, the NIC comes up
-	_d=$(wait_block 'nvme*n1' "$H_WAIT") && io_check "$_d-after-rebind" "$_d" nvme 8 1M
-	_nn=$(ls /sys/bus/virtio/devices/"$_vdev"/net 2>/dev/null)
-	if [ -n "$_nn" ] && ip link set "$_nn" up && wait_carrier "$_nn"; then
-		check net "$_nn-after-rebind" PASS nic="$_vdev"
-	else
-		check net "$_nn-after-rebind" FAIL nic="$_vdev"
-	fi
+	check_rebound rebind "$_vdev"
 	invariants load
+}
+
+# check_rebound WHAT VDEV: the devices rebound during WHAT work: data-checked
+# I/O on nvme, and the NIC of virtio device VDEV comes up
+check_rebound() {
+	_d=$(wait_block 'nvme*n1' "$H_WAIT") && io_check "$_d-after-$1" "$_d" nvme 8 1M
+	_nn=$(ls /sys/bus/virtio/devices/"$2"/net 2>/dev/null)
+	if [ -n "$_nn" ] && ip link set "$_nn" up && wait_carrier "$_nn"; then
+		check net "$_nn-after-$1" PASS nic="$2"
+	else
+		check net "$_nn-after-$1" FAIL nic="$2"
+	fi
 }
 
 # poll the SWIOTLB size while $1 seconds pass; ST_PEAK = largest nslabs
@@ -902,13 +907,7 @@ sc_chaos() {
 	else
 		check stress chaos FAIL $_f reason=$_why
 	fi
-	_d=$(wait_block 'nvme*n1' "$H_WAIT") && io_check "$_d-after-chaos" "$_d" nvme 8 1M
-	_nn=$(ls /sys/bus/virtio/devices/"$_vdev"/net 2>/dev/null)
-	if [ -n "$_nn" ] && ip link set "$_nn" up && wait_carrier "$_nn"; then
-		check net "$_nn-after-chaos" PASS nic="$_vdev"
-	else
-		check net "$_nn-after-chaos" FAIL nic="$_vdev"
-	fi
+	check_rebound chaos "$_vdev"
 	invariants load
 }
 
