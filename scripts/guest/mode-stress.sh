@@ -346,10 +346,10 @@ fail_order9() {
 
 # ---- scenarios ------------------------------------------------------------
 
-# nvme and virtio-net unbind/bind, alternating, with I/O on virtio-blk and
-# virtio-scsi
-sc_rebind() {
-	io_start "$(st_disks 'blk scsi')" 1M
+# rebind_targets: what rebind and chaos unbind and bind: the nvme PCI
+# device _bdf of driver _drv, and the virtio device _vdev of the second
+# NIC (the first if there is one) of driver _vd
+rebind_targets() {
 	_drv=/sys/bus/pci/drivers/nvme
 	_bdf=
 	for _x in "$_drv"/0000:*; do [ -e "$_x" ] && { _bdf=${_x##*/}; break; }; done
@@ -360,6 +360,13 @@ sc_rebind() {
 	_vdev=$(readlink /sys/class/net/"$_nic"/device)
 	_vdev=${_vdev##*/}
 	_vd=/sys/bus/virtio/drivers/virtio_net
+}
+
+# nvme and virtio-net unbind/bind, alternating, with I/O on virtio-blk and
+# virtio-scsi
+sc_rebind() {
+	io_start "$(st_disks 'blk scsi')" 1M
+	rebind_targets
 	_i=0 _n=0 _why=
 	_t0=$(uptime_s)
 	while [ $_i -lt "$H_CYCLES" ]; do
@@ -846,16 +853,7 @@ sc_chaos() {
 	stress_modparam irq_us 2000
 	( stress_run chaos-alloc ) &
 	_mp=$!
-	_drv=/sys/bus/pci/drivers/nvme
-	_bdf=
-	for _x in "$_drv"/0000:*; do [ -e "$_x" ] && { _bdf=${_x##*/}; break; }; done
-	# one word per NIC: split on purpose
-	# shellcheck disable=SC2046
-	set -- $(virtio_nics)
-	_nic=${2:-$1}
-	_vdev=$(readlink /sys/class/net/"$_nic"/device)
-	_vdev=${_vdev##*/}
-	_vd=/sys/bus/virtio/drivers/virtio_net
+	rebind_targets
 	rm -f /tmp/stop-chaos /tmp/chaos.rebind
 	(
 		_c=0 _bf=0
