@@ -348,7 +348,7 @@ fail_order9() {
 
 # rebind_targets: what rebind and chaos unbind and bind: the nvme PCI
 # device _bdf of driver _drv, and the virtio device _vdev of the second
-# NIC (the first if there is one) of driver _vd
+# NIC (the first if there is only one) of driver _vd
 rebind_targets() {
 	_drv=/sys/bus/pci/drivers/nvme
 	_bdf=
