@@ -63,21 +63,18 @@ import sys
 name, path = sys.argv[1], sys.argv[2]
 M = {
     "growth-rounding": (
-        "chunk = swiotlb_cc_new_chunk(max_t(unsigned int, order,\n"
-        "\t\t\t\t\t\t   SWIOTLB_CC_ORDER),",
-        "chunk = swiotlb_cc_new_chunk(order,"),
+        "chunk = swiotlb_cc_new_chunk(max(order, SWIOTLB_CC_ORDER), gfp,",
+        "chunk = swiotlb_cc_new_chunk(order, gfp,"),
     "no-zeroing": (
-        "memset(*cpu_addr, 0, PAGE_ALIGN(size));",
+        "memset(vaddr, 0, PAGE_ALIGN(size));",
         "/* mutant: not zeroed */"),
-    # both checks: each alone covers for the other (chunks are aligned to
-    # their size, so one whose start a device reaches is all in reach)
+    # both checks: the chunk's start and the end of the search in it
     "dma-mask": [(
-        "\t\tif (phys_addr_ok && !phys_addr_ok(dev, chunk->phys, size))\n"
-        "\t\t\tcontinue;\n",
-        "\t\t/* mutant: no reach check of the chunk */\n"), (
-        "\t\tif (!phys_addr_ok || phys_addr_ok(dev, phys, size))\n"
-        "\t\t\tgoto found;",
-        "\t\tgoto found;")],
+        "if (phys > limit || chunk->used + nr > 1UL << chunk->order)",
+        "if (chunk->used + nr > 1UL << chunk->order)"), (
+        "\t\tif (limit - phys < swiotlb_cc_bytes(chunk) - 1)\n"
+        "\t\t\tend = (limit - phys + 1) >> PAGE_SHIFT;\n",
+        "\t\t/* mutant: no reach check */\n")],
     "pool-rounding": (
         "\tif (granular) {\n\t\tminslabs = max_t(",
         "\tif (0) {\n\t\tminslabs = max_t("),
@@ -85,8 +82,8 @@ M = {
         "if (!swiotlb_cc_set_private(page_address(page), 1UL << order)) {",
         "if (swiotlb_cc_set_private(page_address(page), 1UL << order) || 1) {"),
     "atomic-grows": (
-        "bool blocking = gfpflags_allow_blocking(gfp);",
-        "bool blocking = true;"),
+        "if (!vaddr && gfpflags_allow_blocking(gfp)) {",
+        "if (!vaddr) {"),
     "no-dma-pool": (
         "\t\tif (has_managed_dma()) {\n\t\t\tsize_t size = ALIGN(",
         "\t\tif (0) {\n\t\t\tsize_t size = ALIGN("),

@@ -127,12 +127,15 @@ BUILD_ARGS=(--jobs="$JOBS" --make_options "CC=ccache gcc")
 # default, warn, never refuses) and every other suite under it
 CVM_ARGS=(--kernel_args=cvm_emulate=on --kernel_args=swiotlb=1536
 	  --kernel_args=cc_conversion_align=strict)
+# a CMA area below 4 GiB: the only memory for allocations beyond
+# MAX_PAGE_ORDER, for 64- and 32-bit devices (every run)
+CMA_ARGS=(--kernel_args=cma=32M@0-4G)
 rc=0
 if [ "$WHAT" = series ] || [ "$WHAT" = all ]; then
 	wt=$WORKTREES/kunit-series
 	worktree_at "$wt" "$(tgit rev-parse "${SERIES_REF:-$BR_SERIES}^{commit}")"
 	run_kunit series "$wt" run "${BUILD_ARGS[@]}" --build_dir="$BUILD/kunit/series" \
-		--kunitconfig="$ROOT/kunit/series.kunitconfig" || rc=1
+		--kunitconfig="$ROOT/kunit/series.kunitconfig" "${CMA_ARGS[@]}" || rc=1
 fi
 if [ "$WHAT" = cvm ] || [ "$WHAT" = all ]; then
 	# series + kernel/patches (what test-series holds), in a worktree of
@@ -146,14 +149,14 @@ if [ "$WHAT" = cvm ] || [ "$WHAT" = all ]; then
 		die "kernel/patches do not apply on the series"
 	fi
 	run_kunit cvm "$wt" run "${BUILD_ARGS[@]}" --build_dir="$BUILD/kunit/cvm" \
-		--kunitconfig="$ROOT/kunit/cvm.kunitconfig" "${CVM_ARGS[@]}" || rc=1
+		--kunitconfig="$ROOT/kunit/cvm.kunitconfig" "${CVM_ARGS[@]}" "${CMA_ARGS[@]}" || rc=1
 fi
 if [ "$WHAT" = patched ]; then
 	"$ROOT/scripts/build-kernel.sh" patched || die "the patched kernel does not build"
 	kb=$KBUILD/patched
 	grep -q '^CONFIG_SWIOTLB_CC_KUNIT_TEST=y' "$kb/.config" ||
 		die "${kb#"$ROOT"/} has no built-in suites (configs/kunit-builtin.config)"
-	ex=(--build_dir="$kb" --kunitconfig="$ROOT/configs/kunit-builtin.config")
+	ex=(--build_dir="$kb" --kunitconfig="$ROOT/configs/kunit-builtin.config" "${CMA_ARGS[@]}")
 	# without CVM, one boot per suite of the series (the emulated CVM's
 	# suite would skip every test), unless --filter names what runs
 	if [ -n "$FILTER" ]; then

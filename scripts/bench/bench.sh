@@ -11,10 +11,6 @@
 #                   micro   --mode bench, REPS x 2 kernels: per-step
 #                           conversions, dma_alloc_coherent+free ops/s
 #                           (cvm_dma_bench module), dma_map_benchmark, fio
-#                   cc      one more patched micro run with swiotlb_cc=2M
-#                           (a 2 MiB boot chunk instead of the default
-#                           eighth of the SWIOTLB pool: what the default
-#                           saves)
 #                   plain   the micro workload on a plain VM (--cvm off),
 #                           REPS x 2 kernels, then REPS x 2 with
 #                           swiotlb=force: what non-CVM kernels pay
@@ -45,7 +41,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-AXES=boot,micro,cc,plain,mem,smp,cycles
+AXES=boot,micro,plain,mem,smp,cycles
 REPS=
 QUICK=0
 REUSE=0
@@ -63,7 +59,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 for a in ${AXES//,/ }; do
-	case $a in boot|micro|cc|plain|mem|smp|cycles) ;; *) die "bench: unknown axis '$a' (see --help)" ;; esac
+	case $a in boot|micro|plain|mem|smp|cycles) ;; *) die "bench: unknown axis '$a' (see --help)" ;; esac
 done
 has_axis() { case ",$AXES," in *",$1,"*) return 0 ;; esac; return 1; }
 
@@ -98,9 +94,6 @@ if has_axis micro; then
 			add "micro-r$i-$v $v $([ $QUICK -eq 1 ] && echo 70 || echo 110) --mode bench --timeout 900 @EXTRA-$v"
 		done
 	done
-fi
-if has_axis cc; then
-	add "microcc-r1-patched patched $([ $QUICK -eq 1 ] && echo 70 || echo 110) --mode bench --timeout 900 @EXTRA-patched @CC"
 fi
 if has_axis plain; then
 	for k in plain plainsw; do
@@ -169,7 +162,7 @@ if [ $REPORT_ONLY -eq 0 ]; then
 		# which trees the kernels were built from (configure stamp: config hash-HEAD)
 		echo "kernels baseline $(cut -d- -f2 "$KBUILD/baseline/.cfgstamp" 2>/dev/null | cut -c1-12) (test-base), patched $(cut -d- -f2 "$KBUILD/patched/.cfgstamp" 2>/dev/null | cut -c1-12) (test-series)"
 	} >"$OUTD/machine.txt"
-	if has_axis micro || has_axis cc || has_axis plain; then
+	if has_axis micro || has_axis plain; then
 		# test-only module + tools archive, for the micro runs only
 		"$ROOT/scripts/bench/mktools.sh" --out "$BB/tools.cpio.gz"
 		mkdir -p "$BB/modsrc"
@@ -203,7 +196,6 @@ if [ $REPORT_ONLY -eq 0 ]; then
 			case $a in
 			@EXTRA-*) extra=(--initrd-extra "$BB/extra-${a#@EXTRA-}.cpio.gz"
 				 --stall 150 --detectors); app=$MICRO_APPEND ;;
-			@CC) app="$app swiotlb_cc=2M" ;;
 			@SWFORCE) app="$app swiotlb=force" ;;
 			*) args+=("$a") ;;
 			esac

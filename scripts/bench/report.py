@@ -7,7 +7,6 @@ usage: report.py [--out DIR] [--base-version FILE] [--machine FILE] RUNDIR...
 RUNDIRs are run.sh output directories named (last path element)
   boot-rN-VARIANT                 --mode boot
   micro-rN-VARIANT                --mode bench (BENCH lines in console.log)
-  microcc-rN-patched              the same with swiotlb_cc=2M
   plain-rN-VARIANT                --mode bench on a plain VM (--cvm off)
   plainsw-rN-VARIANT              the same with swiotlb=force
   scale-default-VARIANT           default workload, 2 GiB, 2 vCPU, 10 cycles
@@ -263,7 +262,6 @@ def analyse(runs):
     A["micro"] = analyse_micro(runs, "micro")
     A["plain"] = analyse_micro(runs, "plain")
     A["plainsw"] = analyse_micro(runs, "plainsw")
-    A["cc"] = [r for r in runs if r["kind"] == "microcc" and r["ok"] and r.get("bench")]
     # scale: axis -> value -> variant -> summary
     S = A["scale"]
     default = {r["variant"]: r for r in runs if r["kind"] == "scale" and r["axis"] == "default" and r["ok"]}
@@ -603,26 +601,6 @@ def write(A, runs, out, base, machine):
           "dma_map = virtio-rng unbound and dma_map_benchmark, fio.\n")
         if M["errors"]:
             P("Errors in BENCH lines: %s\n" % "; ".join("%s: %s" % (n, " | ".join(e)) for n, e in M["errors"].items()))
-    if A["cc"]:
-        P("### Patched with `swiotlb_cc=2M`: what the default boot chunk saves\n")
-        P("The default boot chunk (an eighth of the SWIOTLB boot pool, 16 MiB "
-          "of 128 MiB here) holds the benchmark's concurrent 1 MiB and 4 MiB "
-          "allocations.  The same micro workload with a 2 MiB boot chunk "
-          "in addition to the pool (the default before): the patched kernel "
-          "grows 2 MiB-granular chunks, one conversion each, and keeps them:\n")
-        P("| run | after boot | dma_alloc step | calls per size/threads | beyond pool MiB | 4 KiB ops/s (1 / N threads) |")
-        P("|---|---:|---:|---|---:|---|")
-        for r in A["cc"]:
-            b = r["bench"]
-            per = ", ".join("%s/%d %d" % (size_h(k[0]), k[1], d.get("calls", 0)) for k, d in sorted(b["dma_alloc"].items()))
-            pool = (r["summary"].get("guest") or {}).get("swiotlb.io_tlb_nslabs", 0) * 2048
-            peak = (r["summary"].get("convstat") or {}).get("shared_bytes_peak")
-            ops = [d["ops_per_s"] for k, d in sorted(b["dma_alloc"].items()) if k[0] == 4096]
-            P("| `%s` | %s | %s | %s | %s | %s |" % (
-                r["name"], fmt((b["end"] or {}).get("after_boot")),
-                fmt(b["steps"].get("dma_alloc", {}).get("calls")), per,
-                fmt(mib(peak - pool) if peak is not None else None, 3), " / ".join(fmt(x) for x in ops)))
-        P("")
     # ---- plain VMs -----------------------------------------------------------
     for kind, title, what in (
             ("plain", "a plain VM (`--cvm off`)",

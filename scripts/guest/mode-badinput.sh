@@ -9,11 +9,9 @@
 #   harness.expect_nslabs=N   SWIOTLB slabs of a boot without swiotlb=
 #   harness.expect_cc=BYTES   boot chunk of a boot without swiotlb_cc=
 #   harness.bad=KIND          malformed | negative | empty | overflow | huge
-# Expected: swiotlb_cc= and cc_conversion_align= always print a line naming
-# the parameter and keep the default (huge, a valid size beyond RAM: a
-# line naming it and a boot chunk no larger than asked).  The default boot
-# chunk is a share of the SWIOTLB boot pool unless swiotlb= gives the
-# pool's size (digits: overflow, huge), then 2 MiB.  swiotlb= is the
+# Expected: swiotlb_cc= (which knows only "off") and cc_conversion_align=
+# always print a line naming the parameter and keep the default: the boot
+# chunk of an unchanged size, whatever swiotlb= says.  swiotlb= is the
 # upstream parser, which ignores what it cannot read without a word: the
 # default must stay (malformed, negative, empty); a huge or overflowing
 # number must give the series' "adjusted A -> B slabs" line.
@@ -68,16 +66,9 @@ mode_badinput_main() {
 		_cc=none
 	fi
 	_m=$(bi_msg 'swiotlb_cc')
-	# the default boot chunk: a share of the boot pool, 2 MiB when
-	# swiotlb= gives the pool's size
 	_want=$BI_CC
-	case $(bi_value swiotlb) in [0-9]*) _want=2097152 ;; esac
 	_ok=0
-	if [ "$BI_KIND" = huge ]; then
-		[ "$_m" != none ] && _ok=1
-	else
-		[ "$_cc" = "${_want:-x}" ] && [ "$_m" != none ] && _ok=1
-	fi
+	[ "$_cc" = "${_want:-x}" ] && [ "$_m" != none ] && _ok=1
 	if [ $_ok = 1 ]; then
 		check badinput swiotlb_cc PASS "value=$_v" boot_chunk=$_cc default="$_want" "message=$_m"
 	else

@@ -484,12 +484,11 @@ sc_pagefail() {
 # fails, as on a guest whose memory is fragmented) while the module
 # allocates buffers below 2 MiB from its devices (64-, 32- and, where the
 # kernel has ZONE_DMA, 30-bit, which must then have been served): once
-# the chunks are full (the host side boots with a 2 MiB boot chunk), new
-# chunks come from the CMA reserve (cma_alloc()
-# does not go through the page allocator's fault injection), so every
-# blocking allocation succeeds and no conversion is smaller than 2 MiB
-# (the emulated CVM's cvm_emulate/misaligned); the reserve must have served
-# (swiotlb/cc_grow_reserve)
+# the boot chunk is full, new chunks come from the default CMA area, which
+# the host side places below 1 GiB (cma=; cma_alloc() does not go through
+# the page allocator's fault injection), so every blocking allocation
+# succeeds and no conversion is smaller than 2 MiB (the emulated CVM's
+# cvm_emulate/misaligned); CMA must have served (swiotlb/cc_grow_cma)
 sc_fragment() {
 	if ! fail_order9 -1 100; then
 		check stress fragment FAIL reason=no-fail_page_alloc
@@ -501,19 +500,19 @@ sc_fragment() {
 	stress_modparam max_size 1048576
 	stress_modparam irq_us 2000
 	_m0=$(rd $_cc/misaligned) _c0=$(rd $_cc/calls) _g0=$(rd $TLB/cc_grow)
-	_r0=$(rd $TLB/cc_grow_reserve)
+	_r0=$(rd $TLB/cc_grow_cma)
 	stress_run fragment-alloc
 	echo 0 >"$_fa"/probability
 	_m1=$(rd $_cc/misaligned) _c1=$(rd $_cc/calls) _g1=$(rd $TLB/cc_grow)
-	_r1=$(rd $TLB/cc_grow_reserve)
+	_r1=$(rd $TLB/cc_grow_cma)
 	_nk=$_qnk _mis=$((_m1 - _m0)) _res=$((_r1 - _r0))
 	_zdma=0
 	grep -q 'zone  *DMA$' /proc/zoneinfo && _zdma=1
-	_f="zone_dma=$_zdma devices=$_qdev low_mask_allocs=$_qlow nomem_kernel=${_nk:-?} calls=$((_c1 - _c0)) misaligned=$_mis cc_grow=$((_g1 - _g0)) cc_grow_reserve=$_res cc_reserve=$(rd $TLB/cc_reserve) cc_peak=$(rd $TLB/cc_peak) cc_bytes=$(rd $TLB/cc_bytes)"
+	_f="zone_dma=$_zdma devices=$_qdev low_mask_allocs=$_qlow nomem_kernel=${_nk:-?} calls=$((_c1 - _c0)) misaligned=$_mis cc_grow=$((_g1 - _g0)) cc_grow_cma=$_res cc_peak=$(rd $TLB/cc_peak) cc_bytes=$(rd $TLB/cc_bytes)"
 	_why=
 	[ "${_nk:-1}" -eq 0 ] || _why=blocking-allocation-failed
 	[ "$_mis" -eq 0 ] || _why=${_why:+$_why,}conversion-below-2M
-	[ "$_res" -gt 0 ] || _why=${_why:+$_why,}reserve-not-used
+	[ "$_res" -gt 0 ] || _why=${_why:+$_why,}cma-not-used
 	if [ $_zdma -eq 1 ]; then
 		[ "$_qdev" -eq 3 ] && [ "$_qlow" -gt 0 ] || _why=${_why:+$_why,}no-30-bit-allocations
 	fi
@@ -613,11 +612,10 @@ sc_convfail() {
 
 # a periodic workload: every 2 s, one thread allocates, holds and frees a
 # few MiB of coherent memory (8 buffers of up to 1 MiB, the same 400
-# operations each round, fixed seed).  With the default boot chunk (an
-# eighth of the SWIOTLB boot pool) no round converts anything; with a
-# smaller one (swiotlb_cc=) the first round may grow the shared chunks,
-# which stay while idle (no memory pressure), so no later round converts
-# anything.  Conversions counted by the emulated CVM (cvm_emulate/calls),
+# operations each round, fixed seed).  The first round may grow the shared
+# chunks beyond the boot chunk; they stay while idle (no memory pressure),
+# so no later round converts anything.  Conversions counted by the
+# emulated CVM (cvm_emulate/calls),
 # growth by swiotlb/cc_grow.  The 64- and 32-bit devices only: a 30-bit
 # device's memory must come from below 1 GiB, where the boot chunk is not
 # (its chunks grow in the first round; fragment covers that device).
@@ -643,17 +641,8 @@ sc_periodic() {
 	done
 	_c2=$(rd $_cc/calls) _g2=$(rd $TLB/cc_grow)
 	_f="periods=$_n first_calls=$((_c1 - _c0)) first_grow=$((_g1 - _g0)) later_calls=$((_c2 - _c1)) later_grow=$((_g2 - _g1)) later_allocs=$_alloc later_errors=$_err cc_bytes=$(rd $TLB/cc_bytes) cc_idle=$(rd $TLB/cc_idle)"
-	# first round: 0 unless swiotlb_cc= or swiotlb=<slabs> made the boot
-	# chunk smaller than the default
-	_small=0
-	[ -n "$(cmdline_value swiotlb_cc)" ] && _small=1
-	case $(cmdline_value swiotlb) in [0-9]*) _small=1 ;; esac
-	_first_ok=1
-	if [ $_small -eq 0 ] && [ $((_c1 - _c0)) -ne 0 ]; then
-		_first_ok=0
-	fi
 	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
-	if [ $((_c2 - _c1)) -eq 0 ] && [ $_first_ok -eq 1 ] && [ "$_err" -eq 0 ] && [ "$_alloc" -gt 0 ] && [ "$_n" -gt 0 ]; then
+	if [ $((_c2 - _c1)) -eq 0 ] && [ "$_err" -eq 0 ] && [ "$_alloc" -gt 0 ] && [ "$_n" -gt 0 ]; then
 		check stress periodic PASS $_f
 	else
 		check stress periodic FAIL $_f

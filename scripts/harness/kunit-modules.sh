@@ -44,7 +44,7 @@ rc=0
 HARNESS_EXPECT_SPLAT='CPA VMM failure to convert memory' \
 	"$ROOT/scripts/harness/run.sh" --variant debug --label kunit-modules \
 	--out "$OUT" --mode kunit --mem 4G --smp 2 --cycles 0 --timeout 900 \
-	--extra-append "kunit.enable=1 swiotlb=1536 cc_conversion_align=strict" || rc=$?
+	--extra-append "kunit.enable=1 swiotlb=1536 cc_conversion_align=strict cma=32M@0-4G" || rc=$?
 
 p=0 f=0
 while read -r _ _ subject status rest; do

@@ -41,10 +41,10 @@
 #             free 2 MiB block, as in fragmented memory) while the module
 #             allocates buffers below 2 MiB for its 64-, 32- and 30-bit
 #             devices (the debug kernel has ZONE_DMA; the 30-bit device
-#             must be served where the kernel has it), with a 2 MiB boot
-#             chunk (swiotlb_cc=2M) so that the chunks must grow: every
-#             blocking allocation must succeed, from chunks of the CMA
-#             reserve, with no conversion below 2 MiB
+#             must be served where the kernel has it), beyond the boot
+#             chunk: every blocking allocation must succeed, from chunks
+#             of the default CMA area (cma=32M@0-1G), with no conversion
+#             below 2 MiB
 #             (full 60 s, reduced 12 s)
 #   lowmask   kernel/modules/cvm_dma_stress with a 24-bit device beside its
 #             64-, 32- and 30-bit ones, buffers up to 256 KiB, threads and
@@ -166,9 +166,9 @@ else:
     elif name == "pagefail":
         fig.append("injected page-allocation failures %s of %s" % (sf.get("injected"), sf.get("of")))
     elif name == "fragment":
-        fig.append("no order-9 block: blocking allocations that failed %s; %s conversion calls, %s below 2 MiB; %s chunks grown, %s of them from the CMA reserve (%s B), peak use %s B" % (
+        fig.append("no order-9 block: blocking allocations that failed %s; %s conversion calls, %s below 2 MiB; %s chunks grown, %s of them from CMA, peak use %s B" % (
             sf.get("nomem_kernel"), sf.get("calls"), sf.get("misaligned"), sf.get("cc_grow"),
-            sf.get("cc_grow_reserve"), sf.get("cc_reserve"), sf.get("cc_peak")))
+            sf.get("cc_grow_cma"), sf.get("cc_peak")))
     elif name == "lowmask":
         fig.append("devices down to %s bits: %s allocations of the 24-bit device (%s below 32 bits), blocking allocations that failed %s; %s conversion calls, %s below 2 MiB; %s chunks grown" % (
             sf.get("min_mask_bits"), sf.get("min_mask_allocs"), sf.get("low_mask_allocs"),
@@ -336,7 +336,7 @@ for s in "${SC[@]}"; do
 			--extra-append "harness.stress=convfail harness.stress_s=$S_CF harness.fail_every=3" ;;
 	fragment)
 		one_run fragment stress --mode stress --cycles 0 --timeout $((300 + S_FR * 3)) \
-			--extra-append "swiotlb_cc=2M harness.stress=fragment harness.stress_s=$S_FR" ;;
+			--extra-append "cma=32M@0-1G harness.stress=fragment harness.stress_s=$S_FR" ;;
 	lowmask)
 		one_run lowmask stress --mode stress --cycles 0 --timeout $((300 + S_LM * 3)) \
 			--extra-append "harness.stress=lowmask harness.stress_s=$S_LM" ;;
