@@ -13,7 +13,7 @@ FORCE ?= 0
 S := scripts
 
 .PHONY: all help deps tree export export-test kernels build-baseline \
-	build-patched build-debug convstat initramfs harness harness-swiotlb \
+	build-patched build-debug build-debugbase convstat initramfs harness harness-swiotlb \
 	check-harness test-harness test-tooling test-tooling-unit inventory lint kunit \
 	kunit-mutants check gates gate-am soak \
 	gate-checkpatch gate-sparse gate-w1 gate-b4 gate-bisect clean \
@@ -51,8 +51,10 @@ build-baseline: ## build the baseline guest kernel (base + test-only patches)
 build-patched: ## build the patched guest kernel (series + test-only patches)
 	@$(S)/build-kernel.sh patched
 
-build-debug: ## build the patched kernel with lockdep, KASAN, DMA-API debug, fault injection
+build-debug: ## make check's patched kernel: the series + lockdep, DMA-API debug, fault injection, KUnit suites =m
 	@$(S)/build-kernel.sh debug
+build-debugbase: ## make check's baseline kernel: base + the same debug options
+	@$(S)/build-kernel.sh debugbase
 
 convstat: ## build the conversion-log analyzer to build/bin/convstat
 	@$(MAKE) -s -C scripts/convstat O=$(CURDIR)/build/bin
@@ -81,7 +83,7 @@ bench-carve: convstat ## bitmap (the series) vs genalloc carving of 2 MiB chunks
 kunit: ## the series' KUnit suites with kunit.py: series alone, then on the emulated CVM
 	@kunit/run.sh all
 
-kunit-modules: convstat ## the KUnit suites built as modules (=m), loaded, checked and unloaded in a guest on the emulated CVM
+kunit-modules: convstat ## the KUnit suites built as modules (=m) in the debug kernel, loaded, checked and unloaded in a plain VM and on the emulated CVM
 	@$(S)/harness/kunit-modules.sh
 
 kunit-mutants: ## break covered code on purpose (kunit/mutants.sh); each mutant must fail a KUnit test
@@ -90,7 +92,7 @@ kunit-mutants: ## break covered code on purpose (kunit/mutants.sh); each mutant 
 check-harness: convstat ## boot baseline and patched (CVM and plain) and print the harness assertions
 	@$(S)/harness/check.sh
 
-stress: convstat ## stress scenarios on the debug kernel (lockdep, KASAN, DMA-API debug, fault injection), full set
+stress: convstat ## stress scenarios, full set, on the kasan kernel (debug + KASAN + hang detectors)
 	@$(S)/harness/stress.sh
 
 test-harness: ## offline harness tests (no kernel, no QEMU)

@@ -11,17 +11,23 @@
 #                       + configs/kunit-builtin.config (the KUnit suites
 #                       built in, run only by kunit/run.sh patched)
 #             debug     source build/src/test-series, + configs/debug.config
-#                       + configs/kunit-modules.config (the series' KUnit
-#                       suites =m): make stress and make kunit-modules
+#                       (lockdep, DMA-API debugging, fault injection, no
+#                       KASAN) + configs/kunit-modules.config (the series'
+#                       KUnit suites =m): make check's patched kernel
+#                       (harness, kunit-modules, reduced stress)
+#             debugbase baseline + configs/debug.config: make check's
+#                       baseline kernel; the same options as debug, so
+#                       that debug takes debugbase's objects from ccache
 #             bench     patched + configs/bench.config (hang detectors):
 #                       the patched kernel of make bench and make soak
 #             benchbase baseline + configs/bench.config
-#             debugbench, debugbase: debug and its baseline, both +
-#                       configs/bench.config (make soak --kernels debug)
+#             kasan, kasanbase: debug and debugbase + configs/kasan.config
+#                       + configs/bench.config: make stress (full) and
+#                       make soak --kernels debug
 #
 # Config: tinyconfig + kernel/configs/kvm_guest.config + configs/guest.config
-# + configs/VARIANT.config, merged with scripts/kconfig/merge_config.sh; any
-# option a fragment asks for that does not survive is an error.  Output in
+# + the variant's fragments of configs/ (the case below), merged with
+# scripts/kconfig/merge_config.sh; any option a fragment asks for that does not survive is an error.  Output in
 # SOURCE/.kbuild-VARIANT, a direct subdirectory of the source worktree, with
 # build/kbuild/VARIANT a link to it (bzImage, vmlinux); compiled through
 # ccache.  Kbuild names a source tree one level up ".." on every command
@@ -37,14 +43,14 @@ for a in "$@"; do
 	case "$a" in
 	-h|--help) usage; exit 0 ;;
 	--config-only) CONFIG_ONLY=1 ;;
-	baseline|patched|debug|bench|benchbase|debugbench|debugbase) VARIANT=$a ;;
+	baseline|patched|debug|debugbase|bench|benchbase|kasan|kasanbase) VARIANT=$a ;;
 	*) die "unknown argument '$a' (see --help)" ;;
 	esac
 done
-[ -n "$VARIANT" ] || die "which variant? (baseline, patched, debug, bench, benchbase, debugbench or debugbase)"
+[ -n "$VARIANT" ] || die "which variant? (baseline, patched, debug, debugbase, bench, benchbase, kasan or kasanbase)"
 
 case $VARIANT in
-baseline|benchbase|debugbase) SRC=$WORKTREES/$BR_TEST_BASE ;;
+baseline|debugbase|benchbase|kasanbase) SRC=$WORKTREES/$BR_TEST_BASE ;;
 *) SRC=$WORKTREES/$BR_TEST ;;
 esac
 OUTLINK=$KBUILD/$VARIANT
@@ -62,17 +68,17 @@ need_cmd bc bc
 [ -f /usr/include/libelf.h ] || die "libelf.h missing (Debian package libelf-dev): run 'make deps'"
 
 frags=("$SRC/kernel/configs/kvm_guest.config" "$ROOT/configs/guest.config")
-# the debug and bench variants are the patched kernel plus their own
-# fragment (configs/VARIANT.config, last); the others name theirs
+# each variant names its fragments, in this order
 case $VARIANT in
-patched) frags+=("$ROOT/configs/kunit-builtin.config") ;;
-debug) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/kunit-modules.config") ;;
-bench) frags+=("$ROOT/configs/patched.config") ;;
-debugbench) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/kunit-modules.config" "$ROOT/configs/debug.config" "$ROOT/configs/bench.config") ;;
+baseline) frags+=("$ROOT/configs/baseline.config") ;;
+patched) frags+=("$ROOT/configs/kunit-builtin.config" "$ROOT/configs/patched.config") ;;
+debug) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/kunit-modules.config" "$ROOT/configs/debug.config") ;;
+debugbase) frags+=("$ROOT/configs/debug.config") ;;
+bench) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/bench.config") ;;
 benchbase) frags+=("$ROOT/configs/bench.config") ;;
-debugbase) frags+=("$ROOT/configs/debug.config" "$ROOT/configs/bench.config") ;;
+kasan) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/kunit-modules.config" "$ROOT/configs/debug.config" "$ROOT/configs/kasan.config" "$ROOT/configs/bench.config") ;;
+kasanbase) frags+=("$ROOT/configs/debug.config" "$ROOT/configs/kasan.config" "$ROOT/configs/bench.config") ;;
 esac
-[ -f "$ROOT/configs/$VARIANT.config" ] && frags+=("$ROOT/configs/$VARIANT.config")
 
 export CCACHE_BASEDIR=$ROOT
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}

@@ -5,7 +5,16 @@
 # usage: scripts/check.sh [--help] [--only STEP[,STEP...]] [--list]
 #
 # Steps: deps lint tooling-unit tree convstat tooling gates inventory
-#        harness-unit build-baseline build-patched kunit harness stress
+#        harness-unit build-debugbase build-debug kunit-modules harness
+#        stress
+# Two guest kernels, both with configs/debug.config (lockdep, DMA-API
+# debugging, fault injection): debugbase (the baseline) and debug (the
+# series, its KUnit suites as modules), which takes every object the
+# series does not change from ccache.  kunit-modules runs the KUnit suites
+# on debug without and with the emulated CVM, the harness compares the
+# two, the reduced stress set runs on debug.  make, make kunit and
+# make stress build kernels of their own (baseline/patched, kunit.py's,
+# kasan).
 # Each step's output goes to build/check/STEP.log and is summarised; the run
 # ends with one line "N passed, N failed" over all test cases.  A step that
 # prints no count of its own counts as one test (its exit code).  deps and
@@ -21,7 +30,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ALL_STEPS=(deps lint tooling-unit tree convstat tooling gates inventory harness-unit build-baseline build-patched kunit kunit-modules harness stress)
+ALL_STEPS=(deps lint tooling-unit tree convstat tooling gates inventory harness-unit build-debugbase build-debug kunit-modules harness stress)
 STEPS=("${ALL_STEPS[@]}")
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -52,11 +61,10 @@ step_cmd() {
 	gates) echo "$ROOT/scripts/gates.sh all" ;;
 	inventory) echo "$ROOT/scripts/test-inventory.sh" ;;
 	harness-unit) echo "$ROOT/tests/harness/run-tests.sh" ;;
-	build-baseline) echo "$ROOT/scripts/build-kernel.sh baseline" ;;
-	build-patched) echo "$ROOT/scripts/build-kernel.sh patched" ;;
-	kunit) echo "$ROOT/kunit/run.sh patched" ;;
+	build-debugbase) echo "$ROOT/scripts/build-kernel.sh debugbase" ;;
+	build-debug) echo "$ROOT/scripts/build-kernel.sh debug" ;;
 	kunit-modules) echo "$ROOT/scripts/harness/kunit-modules.sh" ;;
-	harness) echo "$ROOT/scripts/harness/check.sh" ;;
+	harness) echo "$ROOT/scripts/harness/check.sh --kernels debug" ;;
 	stress) echo "$ROOT/scripts/harness/stress.sh --reduced" ;;
 	*) die "unknown step '$1' (steps: ${ALL_STEPS[*]})" ;;
 	esac

@@ -13,8 +13,8 @@
 #   --kernels K     bench (default): the kernels of make bench's micro runs
 #                   (variants benchbase and bench: baseline and patched +
 #                   configs/bench.config, the hang detectors); debug:
-#                   debugbase and debugbench (the same + configs/debug.config:
-#                   lockdep, KASAN, DMA-API debugging)
+#                   kasanbase and kasan (the same + configs/debug.config and
+#                   configs/kasan.config: lockdep, KASAN, DMA-API debugging)
 #   --rounds R      rounds of the 8 fio jobs per boot (default 5): a fio run
 #                   is one round, so the defaults make 100 fio runs per
 #                   kernel
@@ -76,7 +76,7 @@ is_num "$FIO_S" || die "soak: --fio-s: a positive number, not '$FIO_S'"
 is_num "$STALL" && [ "$STALL" -gt 60 ] || die "soak: --stall: more than 60 seconds, not '$STALL'"
 case $KERNELS in
 bench) VB=benchbase VP=bench ;;
-debug) VB=debugbase VP=debugbench ;;
+debug) VB=kasanbase VP=kasan ;;
 *) die "soak: --kernels: bench or debug, not '$KERNELS'" ;;
 esac
 if [ -z "$OUTD" ]; then

@@ -11,6 +11,8 @@
 # A suite fails on any failed or skipped case (the emulated CVM is a CVM:
 # nothing may skip) and when it has no case.  Then every module is
 # unloaded, in reverse order: CHECK kunit unload PASS|FAIL.
+#   harness.kunit_modules=M1,M2   only these modules of kunit.order (the
+#                                 boot without CVM: not the emulated CVM's)
 
 KU_DIR=/harness/modules
 KU_DBG=/sys/kernel/debug/kunit
@@ -53,8 +55,12 @@ mode_kunit_main() {
 		check kunit modules FAIL reason=no-KUnit-modules-in-initramfs
 		return
 	fi
+	_only=$(cmdline_value harness.kunit_modules "")
 	_loaded=
 	while read -r _m; do
+		if [ -n "$_only" ]; then
+			case ",$_only," in *",$_m,"*) ;; *) continue ;; esac
+		fi
 		_before=" $(ku_suites) "
 		if ! _err=$(insmod "$KU_DIR/$_m.ko" 2>&1); then
 			check kunit "$_m" FAIL reason=insmod:"$(echo "$_err" | tr ' ' _ | cut -c1-60)"

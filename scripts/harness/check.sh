@@ -3,9 +3,13 @@
 # The harness assertions of 'make check': boot the baseline and the patched
 # kernel with the full device matrix and assert on the results.
 #
-# usage: scripts/harness/check.sh [--help] [--run DIR | --from DIR]
-#                                 [run.sh options...]
+# usage: scripts/harness/check.sh [--help] [--kernels release|debug]
+#                                 [--run DIR | --from DIR] [run.sh options...]
 #
+#   --kernels K the kernels booted: release (default: variants baseline and
+#               patched, make's kernels) or debug (debugbase and debug:
+#               the same plus configs/debug.config, lockdep and DMA-API
+#               debugging; make check's kernels)
 #   --run DIR   do not boot: the baseline assertions on one existing run
 #               directory of run.sh
 #   --from DIR  do not boot: all assertions on the check-* run directories
@@ -87,12 +91,16 @@ set -uo pipefail
 RUN_DIR=
 FROM=
 EXTRA=
+KERNELS=release
 ARGS=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-h|--help) usage; exit 0 ;;
 	--run) [ $# -ge 2 ] || die "--run needs a directory"; RUN_DIR=$2; shift ;;
 	--from) [ $# -ge 2 ] || die "--from needs a directory"; FROM=$2; shift ;;
+	--kernels)
+		case "${2:-}" in release|debug) KERNELS=$2 ;; *) die "--kernels needs release or debug" ;; esac
+		shift ;;
 	--extra-append) [ $# -ge 2 ] || die "--extra-append needs an argument"; EXTRA+=" $2"; shift ;;
 	--variant|--kernel|--label|--out|--cycles|--cvm|--mode|--platform|--print-cmdline)
 		die "check.sh chooses $1 of its runs itself (see --help)" ;;
@@ -118,18 +126,20 @@ if [ -n "$RUN_DIR" ]; then
 fi
 [ -n "$FROM" ] && { assert_all "$FROM"; exit; }
 
-KB=$KBUILD/baseline/arch/x86/boot/bzImage
-KP=$KBUILD/patched/arch/x86/boot/bzImage
+VB=baseline VP=patched
+[ "$KERNELS" = debug ] && VB=debugbase VP=debug
+KB=$KBUILD/$VB/arch/x86/boot/bzImage
+KP=$KBUILD/$VP/arch/x86/boot/bzImage
 CS=${CONVSTAT:-$BIN/convstat}
 if [ -f "$KB" ] && [ -x "$CS" ]; then
 	echo "PASS harness-kernel (${KB#"$ROOT"/}, ${CS#"$ROOT"/})"
 else
-	echo "FAIL harness-kernel (missing:$([ -f "$KB" ] || echo " $KB (make build-baseline)")$([ -x "$CS" ] || echo " $CS (make convstat)"))"
+	echo "FAIL harness-kernel (missing:$([ -f "$KB" ] || echo " $KB (scripts/build-kernel.sh $VB)")$([ -x "$CS" ] || echo " $CS (make convstat)"))"
 fi
 if [ -f "$KP" ]; then
 	echo "PASS patched-kernel (${KP#"$ROOT"/})"
 else
-	echo "FAIL patched-kernel (missing $KP: build it with 'make build-patched')"
+	echo "FAIL patched-kernel (missing $KP: build it with 'scripts/build-kernel.sh $VP')"
 fi
 [ -f "$KB" ] && [ -x "$CS" ] && [ -f "$KP" ] || exit 1
 
@@ -149,14 +159,14 @@ run() {
 	[ "$rc" -eq 0 ] || warn "check: run $label failed (rc=$rc); the assertions below say where"
 	log "check: $label done in $((SECONDS - t))s"
 }
-run check-baseline "" --variant baseline --cycles 10
-run check-patched "" --variant patched --cycles 10
-run check-patched-c50 cc_conversion_align=strict --variant patched --cycles 50
-run check-patched-off cc_conversion_align=off --variant patched --cycles 2
-run check-patched-ccoff swiotlb_cc=off --variant patched --cycles 10
+run check-baseline "" --variant $VB --cycles 10
+run check-patched "" --variant $VP --cycles 10
+run check-patched-c50 cc_conversion_align=strict --variant $VP --cycles 50
+run check-patched-off cc_conversion_align=off --variant $VP --cycles 2
+run check-patched-ccoff swiotlb_cc=off --variant $VP --cycles 10
 run check-patched-ccoff-strict "swiotlb_cc=off cc_conversion_align=strict" \
-	--variant patched --cycles 2
-run check-patched-nocvm "" --variant patched --cycles 10 --cvm off
-run check-baseline-nocvm "" --variant baseline --cycles 10 --cvm off
+	--variant $VP --cycles 2
+run check-patched-nocvm "" --variant $VP --cycles 10 --cvm off
+run check-baseline-nocvm "" --variant $VB --cycles 10 --cvm off
 log "check: 8 runs in $((SECONDS - T0))s"
 assert_all "$OUT"

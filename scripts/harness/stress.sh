@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Stress scenarios on the debug kernel (lockdep, DEBUG_ATOMIC_SLEEP,
-# DMA_API_DEBUG, KASAN, fault injection): make stress (full), and the
-# "stress" step of make check (--reduced).
+# Stress scenarios on a debug kernel (lockdep, DEBUG_ATOMIC_SLEEP,
+# DMA_API_DEBUG, fault injection): make stress (full set, variant kasan:
+# with KASAN and the hang detectors), and the "stress" step of make check
+# (--reduced, variant debug: make check's patched kernel, without KASAN).
 #
 # usage: scripts/harness/stress.sh [--help] [--list] [--reduced]
 #                                  [--scenario NAME[,NAME...]] [--no-build]
@@ -12,7 +13,8 @@
 #                    loads, two bad-input boots instead of five)
 #   --scenario LIST  only these scenarios (see --list), in this order
 #   --no-build       do not (re)build the kernel first
-#   --variant V      kernel build/kbuild/V (default debug)
+#   --variant V      kernel build/kbuild/V (default kasan, with --reduced
+#                    debug)
 #   --out DIR        run directories (default results/stress[-reduced])
 #   --summarize NAME RUNDIR RC KIND
 #                    only print the line of one existing run directory
@@ -227,7 +229,7 @@ EOF
 ALL=(rebind swiotlb alloc pagefail fragment lowmask convfail periodic probefail chaos badinput)
 REDUCED=0
 BUILD_KERNEL=1
-VARIANT=debug
+VARIANT=
 OUTDIR=
 LIST=
 SUMMARIZE=()
@@ -245,6 +247,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+[ -n "$VARIANT" ] || { VARIANT=kasan; [ $REDUCED -eq 0 ] || VARIANT=debug; }
 if [ ${#SUMMARIZE[@]} -eq 4 ]; then
 	# the summary line of one existing run directory (tests)
 	summarize "${SUMMARIZE[@]}"
@@ -275,7 +278,7 @@ if [ $BUILD_KERNEL -eq 1 ]; then
 	log "stress: kernel $VARIANT ready in $((SECONDS - t))s"
 fi
 K=$KBUILD/$VARIANT/arch/x86/boot/bzImage
-[ -f "$K" ] || { echo "FAIL stress-kernel (no $K: make build-$VARIANT)"; echo "0 passed, 1 failed"; exit 1; }
+[ -f "$K" ] || { echo "FAIL stress-kernel (no $K: scripts/build-kernel.sh $VARIANT)"; echo "0 passed, 1 failed"; exit 1; }
 [ -x "${CONVSTAT:-$BIN/convstat}" ] || make -s -C "$ROOT/scripts/convstat" O="$BIN" >/dev/null ||
 	die "stress: convstat does not build"
 
