@@ -37,8 +37,8 @@
 #
 # One line per assertion, "PASS <name> (<detail>)" or "FAIL <name> (<detail>)"
 # (the runs' own output is indented):
-#   harness-kernel               the baseline bzImage and convstat exist
-#   patched-kernel               the patched bzImage exists (make build-patched)
+#   harness-kernel               the baseline (debugbase) bzImage and convstat exist
+#   patched-kernel               the patched (--kernels debug: debug) bzImage exists
 #  the baseline run (check-baseline), prefix harness-:
 #   harness-boot                 the guest reached HARNESS DONE, no timeout
 #   harness-io                   every I/O check passed (virtio-blk,

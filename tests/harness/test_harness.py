@@ -1142,38 +1142,23 @@ class TestPatchedAssertions(unittest.TestCase):
                       "the workload)", p.stdout)
 
     def test_check_sh_missing_patched_kernel(self):
-        kb = os.path.join(self.tmp, "kbuild")
-        os.makedirs(os.path.join(kb, "baseline/arch/x86/boot"))
-        open(os.path.join(kb, "baseline/arch/x86/boot/bzImage"), "w").close()
-        cs = stub_convstat(self.tmp)
-        p = self.check_sh(env={"KBUILD": kb, "CONVSTAT": cs,
-                               "RESULTS": os.path.join(self.tmp, "res")})
-        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
-        self.assertEqual(p.stdout.splitlines(), [
-            "PASS harness-kernel (%s/baseline/arch/x86/boot/bzImage, %s)"
-            % (kb, cs),
-            "FAIL patched-kernel (missing %s/patched/arch/x86/boot/bzImage: "
-            "build it with 'scripts/build-kernel.sh patched')" % kb])
-        self.assertFalse(os.path.exists(os.path.join(self.tmp, "res")),
-                         "nothing may boot")
-
-    def test_check_sh_debug_kernels(self):
-        # --kernels debug: make check's pair, debugbase and debug
-        kb = os.path.join(self.tmp, "kbuild")
-        os.makedirs(os.path.join(kb, "debugbase/arch/x86/boot"))
-        open(os.path.join(kb, "debugbase/arch/x86/boot/bzImage"), "w").close()
-        cs = stub_convstat(self.tmp)
-        p = self.check_sh("--kernels", "debug",
-                          env={"KBUILD": kb, "CONVSTAT": cs,
-                               "RESULTS": os.path.join(self.tmp, "res")})
-        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
-        self.assertEqual(p.stdout.splitlines(), [
-            "PASS harness-kernel (%s/debugbase/arch/x86/boot/bzImage, %s)"
-            % (kb, cs),
-            "FAIL patched-kernel (missing %s/debug/arch/x86/boot/bzImage: "
-            "build it with 'scripts/build-kernel.sh debug')" % kb])
-        self.assertFalse(os.path.exists(os.path.join(self.tmp, "res")),
-                         "nothing may boot")
+        # default: make's pair; --kernels debug: make check's pair
+        for args, vb, vp in (((), "baseline", "patched"),
+                             (("--kernels", "debug"), "debugbase", "debug")):
+            kb = os.path.join(self.tmp, "kbuild-" + vp)
+            os.makedirs(os.path.join(kb, vb, "arch/x86/boot"))
+            open(os.path.join(kb, vb, "arch/x86/boot/bzImage"), "w").close()
+            cs = stub_convstat(self.tmp)
+            p = self.check_sh(*args, env={"KBUILD": kb, "CONVSTAT": cs,
+                                          "RESULTS": os.path.join(self.tmp, "res")})
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertEqual(p.stdout.splitlines(), [
+                "PASS harness-kernel (%s/%s/arch/x86/boot/bzImage, %s)"
+                % (kb, vb, cs),
+                "FAIL patched-kernel (missing %s/%s/arch/x86/boot/bzImage: "
+                "build it with 'scripts/build-kernel.sh %s')" % (kb, vp, vp)])
+            self.assertFalse(os.path.exists(os.path.join(self.tmp, "res")),
+                             "nothing may boot")
         p = self.check_sh("--kernels", "bogus")
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("--kernels needs release or debug", p.stderr)
