@@ -92,7 +92,7 @@ kunit-mutants: ## break covered code on purpose (kunit/mutants.sh); each mutant 
 check-harness: convstat ## boot baseline and patched (CVM and plain) and print the harness assertions
 	@$(S)/harness/check.sh
 
-stress: convstat ## stress scenarios, full set, on the kasan kernel (debug + KASAN + hang detectors)
+stress: convstat ## stress scenarios, full set, on the kasan kernel (debug + KASAN; hung-task detector on, lockup detectors off)
 	@$(S)/harness/stress.sh
 
 test-harness: ## offline harness tests (no kernel, no QEMU)

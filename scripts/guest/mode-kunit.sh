@@ -75,6 +75,11 @@ mode_kunit_main() {
 		done
 		[ $_new -gt 0 ] || check kunit "$_m" FAIL reason=no-suite
 	done <$KU_DIR/kunit.order
+	# a module asked for that kunit.order does not have fails
+	for _m in $(echo "$_only" | tr ',' ' '); do
+		grep -qx "$_m" $KU_DIR/kunit.order ||
+			check kunit "$_m" FAIL reason=not-in-kunit.order
+	done
 	_bad=
 	for _m in $_loaded; do
 		rmmod "$_m" 2>/dev/null || _bad="$_bad,$_m"

@@ -1000,6 +1000,11 @@ def nocvm_assertions(summary, rundir, prefix=None):
     """The assertions on a run without a CVM (--cvm off): those of every
     run, no conversion at all, and no shared-memory (swiotlb cc) chunk."""
     s = summary
+    # make check's runs are named for their role (check-patched-nocvm),
+    # whichever kernel pair booted; other runs for their variant
+    label = os.path.basename(s.get("label") or "")
+    if label.startswith("check-"):
+        prefix = prefix or label[len("check-"):]
     prefix = prefix or "%s-nocvm" % (s.get("variant") or "run")
     out = _run_assertions(s, prefix)
     g = s.get("guest") or {}

@@ -45,7 +45,7 @@ fi
 # a variant whose build is a symlink (patched == baseline) resolves here
 KB=$(readlink -f "$KB")
 [ -f "$KB/Makefile" ] && [ -f "$KB/.config" ] ||
-	die "modules: $KB is not a kernel build directory: build it first ('make build-$TARGET')"
+	die "modules: $KB is not a kernel build directory: build it first ('scripts/build-kernel.sh $TARGET')"
 grep -q '^CONFIG_MODULES=y' "$KB/.config" ||
 	die "modules: $KB was built without CONFIG_MODULES"
 [ -f "$KB/Module.symvers" ] ||

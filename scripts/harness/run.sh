@@ -262,7 +262,7 @@ fi
 # ---- preconditions, all checked before anything boots ----------------------
 need_cmd "$QEMU" qemu-system-x86
 need_cmd python3 python3
-[ -f "$KERNEL" ] || die "no kernel $KERNEL: build it first ('make build-$VARIANT') or pass --kernel"
+[ -f "$KERNEL" ] || die "no kernel $KERNEL: build it first ('scripts/build-kernel.sh $VARIANT') or pass --kernel"
 if [ "$PLATFORM" = tcg ]; then
 	[ -x "$CONVSTAT" ] || die "the analyzer $CONVSTAT is missing: run 'make convstat' (or set CONVSTAT=)"
 else

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Stress scenarios on a debug kernel (lockdep, DEBUG_ATOMIC_SLEEP,
 # DMA_API_DEBUG, fault injection): make stress (full set, variant kasan:
-# with KASAN and the hang detectors), and the "stress" step of make check
+# with KASAN, and the hang detectors compiled in: hung tasks reported after
+# 120 s, the lockup detectors off as in every run without --detectors), and the "stress" step of make check
 # (--reduced, variant debug: make check's patched kernel, without KASAN).
 #
 # usage: scripts/harness/stress.sh [--help] [--list] [--reduced]

@@ -1022,6 +1022,15 @@ class TestPatchedAssertions(unittest.TestCase):
                          [("compare-baseline-patched", False)])
         self.assertIn("calls baseline 4 NOT > patched 7", r[0][2])
 
+    def test_nocvm_check_label(self):
+        # check.sh --kernels debug: the debug pair, named for the role
+        d, s = self.nocvm()
+        for label, variant in (("check-patched-nocvm", "debug"),
+                               ("check-baseline-nocvm", "debugbase")):
+            t = dict(s, label=label, variant=variant)
+            r = analyze.nocvm_assertions(t, d)
+            self.assertEqual(r[0][0], label[len("check-"):] + "-boot")
+
     def test_nocvm(self):
         d, s = self.nocvm()
         self.assertEqual(s["failures"], [])

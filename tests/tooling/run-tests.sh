@@ -49,7 +49,7 @@ fail() { printf '%s\n' "$*" | paste -s -d'|' -; exit 1; }
 # Every command check.sh runs for a step, relative to ROOT.
 STEP_CMDS=(scripts/deps.sh scripts/lint.sh tests/tooling/run-tests.sh
 	scripts/prepare-tree.sh scripts/test-tooling.sh scripts/gates.sh
-	tests/harness/run-tests.sh scripts/build-kernel.sh kunit/run.sh
+	tests/harness/run-tests.sh scripts/build-kernel.sh scripts/harness/kunit-modules.sh
 	scripts/harness/check.sh scripts/harness/stress.sh scripts/convstat/stub.sh)
 
 # fake_root DIR: a project tree whose step commands are stubs; the stub
