@@ -15,8 +15,8 @@
 #           swiotlb=1536 cc_conversion_align=strict through --kernel_args:
 #           every CVM test must run, none may skip
 #   all     both (default)
-#   patched no kernel of its own: kunit.py exec on
-#           the patched guest kernel of make (scripts/build-kernel.sh patched:
+#   patched no kernel of its own: kunit.py exec on the patched guest
+#           kernel of make (scripts/build-kernel.sh patched:
 #           series + kernel/patches, the suites built in, KUnit off unless
 #           kunit.py asks), three boots: the x86_cc_conversion and the
 #           swiotlb_cc suites without CVM (the series' tests against the

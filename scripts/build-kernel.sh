@@ -27,8 +27,8 @@
 #
 # Config: tinyconfig + kernel/configs/kvm_guest.config + configs/guest.config
 # + the variant's fragments of configs/ (the case below), merged with
-# scripts/kconfig/merge_config.sh; any option a fragment asks for that does not survive is an error.  Output in
-# SOURCE/.kbuild-VARIANT, a direct subdirectory of the source worktree, with
+# scripts/kconfig/merge_config.sh; any option a fragment asks for that does
+# not survive is an error.  Output in SOURCE/.kbuild-VARIANT, a direct subdirectory of the source worktree, with
 # build/kbuild/VARIANT a link to it (bzImage, vmlinux); compiled through
 # ccache.  Kbuild names a source tree one level up ".." on every command
 # line, so every variant compiles with the same paths and an object whose
@@ -72,12 +72,14 @@ frags=("$SRC/kernel/configs/kvm_guest.config" "$ROOT/configs/guest.config")
 case $VARIANT in
 baseline) frags+=("$ROOT/configs/baseline.config") ;;
 patched) frags+=("$ROOT/configs/kunit-builtin.config" "$ROOT/configs/patched.config") ;;
-debug) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/kunit-modules.config" "$ROOT/configs/debug.config") ;;
-debugbase) frags+=("$ROOT/configs/debug.config") ;;
+debug|kasan) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/kunit-modules.config" "$ROOT/configs/debug.config") ;;
+debugbase|kasanbase) frags+=("$ROOT/configs/debug.config") ;;
 bench) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/bench.config") ;;
 benchbase) frags+=("$ROOT/configs/bench.config") ;;
-kasan) frags+=("$ROOT/configs/patched.config" "$ROOT/configs/kunit-modules.config" "$ROOT/configs/debug.config" "$ROOT/configs/kasan.config" "$ROOT/configs/bench.config") ;;
-kasanbase) frags+=("$ROOT/configs/debug.config" "$ROOT/configs/kasan.config" "$ROOT/configs/bench.config") ;;
+esac
+# kasan, kasanbase: debug, debugbase + KASAN + the hang detectors
+case $VARIANT in
+kasan|kasanbase) frags+=("$ROOT/configs/kasan.config" "$ROOT/configs/bench.config") ;;
 esac
 
 export CCACHE_BASEDIR=$ROOT

@@ -17,8 +17,9 @@
 # suites built in (kunit.enable=1: KUnit is off by default in every guest
 # kernel, configs/guest.config; 4 GiB, 2 vCPUs, cma=32M@0-4G):
 #   nocvm  a plain VM, the series' two suites (x86_cc_conversion and
-#          swiotlb_cc, modules cc_conversion_kunit and swiotlb_cc_kunit): the tests against the fake conversion
-#          backend, and the DMA API stays stock without CVM
+#          swiotlb_cc, modules cc_conversion_kunit and swiotlb_cc_kunit):
+#          the tests against the fake conversion backend, and the DMA API
+#          stays stock without CVM
 #   cvm    the emulated CVM with the arguments of kunit/run.sh cvm
 #          (swiotlb=1536 cc_conversion_align=strict), every suite
 # In each, the guest (scripts/guest/mode-kunit.sh) loads the modules, checks

@@ -3,8 +3,9 @@
 # Stress scenarios on a debug kernel (lockdep, DEBUG_ATOMIC_SLEEP,
 # DMA_API_DEBUG, fault injection): make stress (full set, variant kasan:
 # with KASAN, and the hang detectors compiled in: hung tasks reported after
-# 120 s, the lockup detectors off as in every run without --detectors), and the "stress" step of make check
-# (--reduced, variant debug: make check's patched kernel, without KASAN).
+# 120 s, the lockup detectors off as in every run without --detectors), and
+# the "stress" step of make check (--reduced, variant debug: make check's
+# patched kernel, without KASAN).
 #
 # usage: scripts/harness/stress.sh [--help] [--list] [--reduced]
 #                                  [--scenario NAME[,NAME...]] [--no-build]
