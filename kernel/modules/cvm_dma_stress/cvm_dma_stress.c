@@ -402,8 +402,13 @@ static int stress_run(void)
 		}
 		wake_up_process(t[i].task);
 	}
+	/*
+	 * A run lasts as long as its writer asked (30 minutes in the chaos
+	 * scenario): wait in TASK_IDLE, which the hung-task detector does not
+	 * report, as the wait is bounded by the run's own deadline.
+	 */
 	for (i = 0; i < n; i++)
-		wait_for_completion(&t[i].done);
+		wait_for_completion_state(&t[i].done, TASK_IDLE);
 	last_ms = jiffies_to_msecs(jiffies - t0);
 	kvfree(t);
 	have_result = true;
@@ -442,7 +447,10 @@ static ssize_t run_write(struct file *file, const char __user *ubuf,
 {
 	int ret;
 
-	mutex_lock(&run_lock);
+	/* a second writer waits for the run, killable, and not as hung */
+	ret = mutex_lock_killable(&run_lock);
+	if (ret)
+		return ret;
 	ret = stress_run();
 	mutex_unlock(&run_lock);
 	if (!ret)
