@@ -87,7 +87,8 @@
 #             overflow)
 # After every scenario the guest checks the invariants (mode-stress.sh):
 # DMA-to-private detector 0, shared pages == pools + chunks + leaked +
-# non-RAM, no partly shared 2 MiB region but the non-RAM one, and after
+# non-RAM, no partly shared 2 MiB region but the non-RAM one (and those of
+# leaked pages, or of ZONE_DMA atomic pool pieces below 2 MiB), and after
 # unbinding every device and the give-back of idle pools, shared pages ==
 # boot + leaked, to the page.  Every run also fails on any kernel splat
 # (analyze.py; the WARN of an injected conversion failure is expected in
