@@ -24,8 +24,10 @@
 #               series' leak counters (cc_leaked + io_tlb_leaked_bytes)
 #               <= leaked (dma-direct's own leaks are not in them)
 #   ranges      (cvm_dma_stress scan) no partly shared 2 MiB region except
-#               the one holding the non-RAM pages below 1 MiB, and pages
-#               dma-direct leaked (leaked - the series' leak counters)
+#               the one holding the non-RAM pages below 1 MiB, pages
+#               dma-direct leaked (leaked - the series' leak counters), and
+#               below 16 MiB the pieces smaller than 2 MiB that ZONE_DMA's
+#               atomic pool grew by (see invariants())
 #   giveback    after every PCI device is unbound and idle pools are given
 #               back: shared pages == those at boot + leaked, to the page
 #   detector    DMA-to-private detector 0
@@ -63,8 +65,10 @@ st_read() {
 	ST_TLBLEAK=$(rd $TLB/io_tlb_leaked_bytes)
 	ST_D2P=$(rd $CVM/dma_to_private)
 	# dma-direct's atomic pools, shared when created and when they grow
-	# (on the patched CVM guest only ZONE_DMA's, in 2 MiB blocks)
-	ST_APOOL=$(($(rd $APOOL/pool_size_dma) + $(rd $APOOL/pool_size_dma32) + $(rd $APOOL/pool_size_kernel)))
+	# (on the patched CVM guest only ZONE_DMA's: 2 MiB blocks, smaller
+	# pieces when ZONE_DMA has no free block of the size it grows by)
+	ST_APOOL_DMA=$(rd $APOOL/pool_size_dma)
+	ST_APOOL=$((ST_APOOL_DMA + $(rd $APOOL/pool_size_dma32) + $(rd $APOOL/pool_size_kernel)))
 	# leaked: shared pages that a refused conversion to private left
 	# shared (the emulated CVM counts them); the series' own counters
 	# cover its pools and chunks, dma-direct's pages (stock) are not in them
@@ -90,6 +94,7 @@ st_boot() {
 	ST_SHARED0=$ST_SHARED
 	ST_NSLABS0=$ST_NSLABS
 	ST_APOOL0=$ST_APOOL
+	ST_APOOL_DMA0=$ST_APOOL_DMA
 	ST_BOOT_TLB=$(mapped_bytes 'software IO TLB: mapped \[mem .*MB)$')
 	ST_BOOT_CC=$(mapped_bytes 'for shared DMA allocations')
 	ST_NONRAM=$((ST_SHARED0 - ST_BOOT_TLB / 4096 - ST_BOOT_CC / 4096 - ST_APOOL / 4096))
@@ -133,23 +138,29 @@ invariants() {
 		# dma-direct's own (stock) pages, leaked when their conversion
 		# back was refused (their fallback converts single pages), and
 		# pieces of ZONE_DMA's atomic pool smaller than 2 MiB, which it
-		# grows by when ZONE_DMA has no free 2 MiB block or an injected
-		# failure refused one (as stock does): at most the pool's growth,
-		# and only below 16 MiB
+		# grows by when ZONE_DMA has no free block of the pool's size
+		# or an injected failure refused one (as stock does).  Pieces
+		# are naturally aligned powers of two: those of 2 MiB or more
+		# fill their regions, the smaller ones lie in one region each,
+		# so with no leak the pages partly shared below 16 MiB (Z) are
+		# the pool's growth (G) less whole regions: Z <= G and G - Z a
+		# multiple of 512 pages.
 		_dd=$((ST_LEAKED_PAGES - ST_SERIES_LEAKED))
-		_ag=$(((ST_APOOL - ST_APOOL0) / 4096))
+		_ag=$(((ST_APOOL_DMA - ST_APOOL_DMA0) / 4096))
 		_zd=0
 		for _e in $(echo "$_list" | tr ',' ' '); do
 			[ $((${_e%%:*})) -lt $((0x1000000)) ] && _zd=$((_zd + ${_e#*:}))
 		done
 		_zd=$((_zd - ${_lo:-0}))
+		[ "$_zd" -ge 0 ] || _zd=0
 		[ "$_zd" -le "$_ag" ] || _zd=$_ag
+		[ "$_dd" -gt 0 ] || [ $(((_ag - _zd) % 512)) -eq 0 ] || _zd=0
 		if [ "${_lo:--2}" -eq "$ST_NONRAM" ] && [ "${_mp:--1}" -ge "$_lo" ] &&
 		   [ $((_mp - _lo - _zd)) -le "$_dd" ] &&
 		   { [ "${_mr:-9}" -le 1 ] || [ "$_dd" -gt 0 ] || [ "$_zd" -gt 0 ]; }; then
-			check invariant "$1-ranges" PASS mixed_regions="$_mr" mixed_pages="$_mp" below_1m="$_lo" atomic_pool_pieces="$_zd"
+			check invariant "$1-ranges" PASS mixed_regions="$_mr" mixed_pages="$_mp" below_1m="$_lo" atomic_pool_small_pages="$_zd" list="$_list"
 		else
-			check invariant "$1-ranges" FAIL mixed_regions="$_mr" mixed_pages="$_mp" below_1m="$_lo" nonram_pages="$ST_NONRAM" atomic_pool_grown="$_ag" list="$_list"
+			check invariant "$1-ranges" FAIL mixed_regions="$_mr" mixed_pages="$_mp" below_1m="$_lo" nonram_pages="$ST_NONRAM" atomic_pool_dma_grown="$_ag" list="$_list"
 		fi
 	else
 		check invariant "$1-ranges" FAIL reason=no-cvm_dma_stress-scan
@@ -512,18 +523,21 @@ sc_fragment() {
 	stress_modparam max_size 1048576
 	stress_modparam irq_us 2000
 	_m0=$(rd $_cc/misaligned) _c0=$(rd $_cc/calls) _g0=$(rd $TLB/cc_grow)
-	_r0=$(rd $TLB/cc_grow_cma)
+	_r0=$(rd $TLB/cc_grow_cma) _p0=$(rd $APOOL/pool_size_dma)
 	stress_run fragment-alloc
 	echo 0 >"$_fa"/probability
 	_m1=$(rd $_cc/misaligned) _c1=$(rd $_cc/calls) _g1=$(rd $TLB/cc_grow)
 	_r1=$(rd $TLB/cc_grow_cma)
 	_nk=$_qnk _mis=$((_m1 - _m0)) _res=$((_r1 - _r0))
+	# ZONE_DMA's atomic pool, if it grew here, did so in 1 MiB pieces
+	# (order 9 and up fail): one conversion below 2 MiB each, as stock
+	_pp=$((($(rd $APOOL/pool_size_dma) - _p0) / 1048576))
 	_zdma=0
 	grep -q 'zone  *DMA$' /proc/zoneinfo && _zdma=1
-	_f="zone_dma=$_zdma devices=$_qdev low_mask_allocs=$_qlow nomem_kernel=${_nk:-?} calls=$((_c1 - _c0)) misaligned=$_mis cc_grow=$((_g1 - _g0)) cc_grow_cma=$_res cc_peak=$(rd $TLB/cc_peak) cc_bytes=$(rd $TLB/cc_bytes)"
+	_f="zone_dma=$_zdma devices=$_qdev low_mask_allocs=$_qlow nomem_kernel=${_nk:-?} calls=$((_c1 - _c0)) misaligned=$_mis atomic_pool_pieces=$_pp cc_grow=$((_g1 - _g0)) cc_grow_cma=$_res cc_peak=$(rd $TLB/cc_peak) cc_bytes=$(rd $TLB/cc_bytes)"
 	_why=
 	[ "${_nk:-1}" -eq 0 ] || _why=blocking-allocation-failed
-	[ "$_mis" -eq 0 ] || _why=${_why:+$_why,}conversion-below-2M
+	[ "$_mis" -le "$_pp" ] || _why=${_why:+$_why,}conversion-below-2M
 	[ "$_res" -gt 0 ] || _why=${_why:+$_why,}cma-not-used
 	if [ $_zdma -eq 1 ]; then
 		[ "$_qdev" -eq 3 ] && [ "$_qlow" -gt 0 ] || _why=${_why:+$_why,}no-30-bit-allocations

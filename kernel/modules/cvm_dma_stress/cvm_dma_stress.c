@@ -66,6 +66,7 @@
 #include <linux/platform_device.h>
 #include <linux/prandom.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -105,6 +106,8 @@ MODULE_PARM_DESC(min_mask_bits, "use only the devices with a mask of at least th
 #define STRESS_MAX_SLOTS	32
 #define STRESS_IRQ_SLOTS	4
 #define STRESS_MAX_THREADS	64
+/* how long a run may overrun its duration_ms before it is reported */
+#define STRESS_GRACE		(60 * HZ)
 #define STRESS_TAG		64
 
 enum { C_OPS, C_ALLOCS, C_FREES, C_BYTES, C_IRQ_ALLOCS, C_IRQ_BYTES,
@@ -364,15 +367,16 @@ static int thread_fn(void *data)
 		if (t->buf[i].cpu)
 			release(&t->buf[i]);
 	count(C_OPS, ops);
-	complete(&t->done);
-	return 0;
+	/* no module code may run after the completion: rmmod may follow */
+	kthread_complete_and_exit(&t->done, 0);
 }
 
 static int stress_run(void)
 {
 	unsigned int n = threads ? threads : num_online_cpus(), i, cpu;
 	struct sthread *t;
-	unsigned long t0;
+	unsigned long t0, limit;
+	long left;
 
 	n = min_t(unsigned int, n, STRESS_MAX_THREADS);
 	for (nuse = 0; nuse < npdev && pdev_bits[nuse] >= min_mask_bits; nuse++)
@@ -404,11 +408,22 @@ static int stress_run(void)
 	}
 	/*
 	 * A run lasts as long as its writer asked (30 minutes in the chaos
-	 * scenario): wait in TASK_IDLE, which the hung-task detector does not
-	 * report, as the wait is bounded by the run's own deadline.
+	 * scenario), which the hung-task detector must not report: wait
+	 * killable up to the run's deadline and a grace period, then warn of
+	 * a thread that overran it and wait on in TASK_IDLE (the threads use
+	 * t[] until they complete, so the wait cannot end before).
 	 */
-	for (i = 0; i < n; i++)
+	limit = t0 + msecs_to_jiffies(duration_ms) + STRESS_GRACE;
+	for (i = 0; i < n; i++) {
+		left = (long)(limit - jiffies);
+		if (wait_for_completion_killable_timeout(&t[i].done,
+							  max(left, 1L)) > 0)
+			continue;
+		WARN(!fatal_signal_pending(current) && !completion_done(&t[i].done),
+		     "cvm_dma_stress: thread %u still running %u ms after its deadline\n",
+		     i, jiffies_to_msecs(STRESS_GRACE));
 		wait_for_completion_state(&t[i].done, TASK_IDLE);
+	}
 	last_ms = jiffies_to_msecs(jiffies - t0);
 	kvfree(t);
 	have_result = true;
