@@ -140,7 +140,12 @@ def load_run(d):
     if not m:
         return None
     r = {"name": name, "dir": d, "pair": int(m.group(1)), "variant": m.group(2),
-         "problems": []}
+         "problems": [], "incomplete": False}
+    if not os.path.exists(os.path.join(d, "summary.json")):
+        # soak.sh writes no summary.json before the run ends, and runs a
+        # directory without one again when resumed: interrupted or running
+        r["incomplete"] = True
+        return r
     try:
         with open(os.path.join(d, "summary.json")) as fh:
             s = json.load(fh)
@@ -247,7 +252,7 @@ def fmt_ci(c):
     return "%.3f (%.3f-%.3f, %d pairs)" % (c["geomean"], c["lo"], c["hi"], c["n"])
 
 
-def write(A, runs, out, vb, vp):
+def write(A, runs, out, vb, vp, incomplete=()):
     L = []
     P = L.append
     P("# make soak: hangs and the fio ratio, %s vs %s\n" % (vb, vp))
@@ -315,6 +320,13 @@ def write(A, runs, out, vb, vp):
     if not bad:
         P("none")
     P("")
+    if incomplete:
+        P("## Incomplete runs (%d), not counted\n" % len(incomplete))
+        P("No summary.json: the soak was interrupted during the run, or is "
+          "running it; a resumed soak runs it again.\n")
+        for r in incomplete:
+            P("- `%s`" % r["name"])
+        P("")
     with open(os.path.join(out, "report.md"), "w") as fh:
         fh.write("\n".join(L) + "\n")
     with open(os.path.join(out, "report.json"), "w") as fh:
@@ -326,7 +338,8 @@ def write(A, runs, out, vb, vp):
                    "counters": A["counters"],
                    "runs": [{k: r[k] for k in ("name", "pair", "variant", "ok", "hang",
                                                "device", "fio_runs", "problems")}
-                            for r in runs]},
+                            for r in runs],
+                   "incomplete": [r["name"] for r in incomplete]},
                   fh, indent=1)
         fh.write("\n")
     return L
@@ -344,11 +357,13 @@ def main(argv=None):
         r = load_run(os.path.join(a.runsdir, n))
         if r and r["variant"] in (a.baseline, a.patched):
             runs.append(r)
+    incomplete = [r for r in runs if r["incomplete"]]
+    runs = [r for r in runs if not r["incomplete"]]
     if not runs:
-        raise SystemExit("soak_report: no runs in %s" % a.runsdir)
+        raise SystemExit("soak_report: no finished runs in %s" % a.runsdir)
     A = analyse(runs, a.baseline, a.patched)
     os.makedirs(a.out, exist_ok=True)
-    write(A, runs, a.out, a.baseline, a.patched)
+    write(A, runs, a.out, a.baseline, a.patched, incomplete)
     for v in (a.baseline, a.patched):
         k = A["kernels"][v]
         print("soak: %s: %d boots, %d fio runs, %d hangs (95 %% upper bound %.2f %% per boot, "
@@ -357,6 +372,9 @@ def main(argv=None):
                  100 * (k["hang_rate_per_fio_run_upper95"] or 0), k["failures"]))
     print("soak: fio patched/baseline over all jobs: %s; quiet host: %s"
           % (fmt_ci(A["ratio_all_jobs"]), fmt_ci(A["ratio_all_jobs_quiet"])))
+    if incomplete:
+        print("soak: not counted, no summary.json (interrupted or running): %s"
+              % " ".join(r["name"] for r in incomplete))
     return 0
 
 

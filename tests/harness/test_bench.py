@@ -382,6 +382,41 @@ class TestSoak(unittest.TestCase):
         md = open(os.path.join(out, "report.md")).read()
         self.assertIn("| patched | 3 | 2 | 1 | 0 |", md)
 
+    def test_run_without_summary_is_incomplete(self):
+        """A run directory without summary.json (the soak was stopped
+        during it, or is running it; soak.sh runs it again when resumed) is
+        listed apart and counted neither as a boot nor as a failure; a
+        summary.json that is there but broken is a failure."""
+        self.run_dir("p1-baseline", soak_console(1000))
+        self.run_dir("p1-patched", soak_console(1000))
+        self.run_dir("p2-patched", soak_console(1000))
+        bad = self.run_dir("p2-baseline", soak_console(1000))
+        with open(os.path.join(bad, "summary.json"), "w") as fh:
+            fh.write('{"ok": tr')
+        d = os.path.join(self.runs, "p3-baseline")
+        os.makedirs(d)
+        with open(os.path.join(d, "console.log"), "w") as fh:
+            fh.write("HARNESS START uptime=2.0 mode=soak\n")
+        out = os.path.join(self.tmp, "out")
+        self.assertEqual(soak_report.main(["--out", out, "--baseline", "baseline",
+                                           "--patched", "patched", self.runs]), 0)
+        with open(os.path.join(out, "report.json")) as fh:
+            r = json.load(fh)
+        b = r["kernels"]["baseline"]
+        self.assertEqual((b["runs"], b["ok"], b["failures"]), (2, 1, 1))
+        self.assertEqual(r["incomplete"], ["p3-baseline"])
+        with open(os.path.join(out, "report.md")) as fh:
+            md = fh.read()
+        self.assertIn("## Incomplete runs (1), not counted", md)
+        self.assertIn("- `p3-baseline`", md)
+        self.assertNotIn("`p3-baseline`: failure", md)
+        # nothing finished: an error, not an empty report
+        shutil.rmtree(self.runs)
+        os.makedirs(d)
+        with self.assertRaises(SystemExit):
+            soak_report.main(["--out", out, "--baseline", "baseline",
+                              "--patched", "patched", self.runs])
+
     def test_busy_host_pairs_apart(self):
         """A pair whose run had a build beside it (host-load.json from
         soak.sh) is busy: the ratio over the quiet pairs leaves it out, the
