@@ -344,11 +344,19 @@ stress_once() {
 # stress_run SUBJECT: one run of the module, its result as CHECK stress SUBJECT
 stress_run() {
 	stress_once
+	stress_check "$1"
+}
+
+# stress_check NAME [FIELD...]: the check line of the last stress_once run
+# (passes if it allocated and found no error), with FIELDs added
+stress_check() {
+	_sn=$1
+	shift
 	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
 	if [ "$_qe" -eq 0 ] && [ "$_qa" -gt 0 ]; then
-		check stress "$1" PASS $_f
+		check stress "$_sn" PASS $_f "$@"
 	else
-		check stress "$1" FAIL $_f
+		check stress "$_sn" FAIL $_f "$@"
 	fi
 }
 
@@ -587,10 +595,6 @@ sc_lowmask() {
 	invariants load
 }
 
-# every Nth conversion fails: to shared while the load makes the pools and
-# chunks grow, then to private while a second load runs and the idle pools
-# and chunks are given back (drop_caches for the chunks; their memory is
-# leaked on purpose)
 # idle_giveback N: up to N times 200 ms, until the growth pools and chunks
 # are back to their boot size (dropping caches for the chunks)
 idle_giveback() {
@@ -615,14 +619,13 @@ convfail_load() {
 		idle_giveback 25
 		[ "$(rd $CVM/refused)" -eq "$2" ] && [ "$_qe" -eq 0 ] && [ $_n -lt 4 ] || break
 	done
-	# shellcheck disable=SC2086 # $_f: name=value fields, split on purpose
-	if [ "$_qe" -eq 0 ] && [ "$_qa" -gt 0 ]; then
-		check stress "$1" PASS $_f runs=$_n
-	else
-		check stress "$1" FAIL $_f runs=$_n
-	fi
+	stress_check "$1" runs=$_n
 }
 
+# every Nth conversion fails: to shared while the load makes the pools and
+# chunks grow, then to private while a second load runs and the idle pools
+# and chunks are given back (drop_caches for the chunks; their memory is
+# leaked on purpose)
 sc_convfail() {
 	ST_EIO_OK=1
 	_half=$(((ST_S + 1) / 2))
