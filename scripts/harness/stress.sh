@@ -197,10 +197,12 @@ else:
     for sub in ("alloc", "pagefail-alloc", "fragment-alloc", "lowmask-alloc", "convfail-shared", "convfail-private", "chaos-alloc"):
         a = (by.get("stress " + sub) or {}).get("fields")
         if a:
-            fig.append("%s: %s allocs %s B + %s hard-IRQ allocs %s B, no-memory %s/%s/%s (kernel/atomic/irq), errors %s, %s ms" % (
+            fig.append("%s: %s allocs %s B + %s hard-IRQ allocs %s B, no-memory %s/%s/%s (kernel/atomic/irq; smallest failed %s/%s/%s B), errors %s, %s ms" % (
                 sub, a.get("allocs"), a.get("bytes"), a.get("irq_allocs"),
                 a.get("irq_bytes"), a.get("nomem_kernel"), a.get("nomem_atomic"),
-                a.get("nomem_irq"), a.get("errors"), a.get("ms")))
+                a.get("nomem_irq"), a.get("nomem_kernel_min"),
+                a.get("nomem_atomic_min"), a.get("nomem_irq_min"),
+                a.get("errors"), a.get("ms")))
     if io:
         fig.append("io %d rounds %d B, eio %d, corrupt %d" % (ior, iob, eio, cor))
     gb = (by.get("invariant giveback") or {}).get("fields", {})

@@ -31,8 +31,9 @@
  *
  *	ops allocs frees bytes irq_allocs irq_bytes nomem_kernel nomem_atomic
  *	nomem_irq hardirq_checked errors zero_err align_err mask_err
- *	shared_err pattern_err low_mask_allocs min_mask_allocs errors ms
- *	devices min_mask_bits
+ *	shared_err pattern_err low_mask_allocs min_mask_allocs
+ *	nomem_kernel_min nomem_atomic_min nomem_irq_min errors ms devices
+ *	min_mask_bits
  *
  * low_mask_allocs counts the buffers (process and hard-IRQ context) of a
  * device whose mask is below 32 bits, min_mask_allocs those of the run's
@@ -42,7 +43,10 @@
  * 24-bit one, whose memory must come from ZONE_DMA's 16 MiB).
  * errors is the sum of the *_err counters and must be 0; nomem_* are
  * allocations that failed (expected when shared memory must grow for an
- * atomic caller, or under fault injection).
+ * atomic caller, or under fault injection), nomem_*_min the smallest size in
+ * bytes of such an allocation (0: none failed), which tells a failure that
+ * stock's atomic pools would also have (larger than a pool) from one that
+ * they might have served.
  *
  * Reading "scan" walks all memory in 2 MiB regions and reports, from the
  * emulated CVM's bitmap, the shared pages: total, in fully shared regions,
@@ -113,12 +117,14 @@ MODULE_PARM_DESC(min_mask_bits, "use only the devices with a mask of at least th
 enum { C_OPS, C_ALLOCS, C_FREES, C_BYTES, C_IRQ_ALLOCS, C_IRQ_BYTES,
 	C_NOMEM_KERNEL, C_NOMEM_ATOMIC, C_NOMEM_IRQ, C_HARDIRQ, C_ZERO_ERR,
 	C_ALIGN_ERR, C_MASK_ERR, C_SHARED_ERR, C_PATTERN_ERR, C_LOW_ALLOCS,
-	C_MIN_ALLOCS, C_NR };
+	C_MIN_ALLOCS, C_NOMEM_KERNEL_MIN, C_NOMEM_ATOMIC_MIN, C_NOMEM_IRQ_MIN,
+	C_NR };
 static const char * const cnames[C_NR] = {
 	"ops", "allocs", "frees", "bytes", "irq_allocs", "irq_bytes",
 	"nomem_kernel", "nomem_atomic", "nomem_irq", "hardirq_checked",
 	"zero_err", "align_err", "mask_err", "shared_err", "pattern_err",
-	"low_mask_allocs", "min_mask_allocs",
+	"low_mask_allocs", "min_mask_allocs", "nomem_kernel_min",
+	"nomem_atomic_min", "nomem_irq_min",
 };
 
 struct sbuf {
@@ -158,6 +164,19 @@ static bool have_result;
 static void count(int c, u64 v)
 {
 	atomic64_add(v, &cnt[c]);
+}
+
+/* an allocation of @size found no memory: @c is its C_NOMEM_* counter */
+static void count_nomem(int c, size_t size)
+{
+	atomic64_t *min = &cnt[c - C_NOMEM_KERNEL + C_NOMEM_KERNEL_MIN];
+	s64 old = atomic64_read(min);
+
+	count(c, 1);
+	do {
+		if (old && old <= size)
+			return;
+	} while (!atomic64_try_cmpxchg(min, &old, size));
 }
 
 static u32 pat(u32 tag, size_t off)
@@ -287,6 +306,7 @@ static enum hrtimer_restart irq_fn(struct hrtimer *timer)
 {
 	struct sthread *t = container_of(timer, struct sthread, timer);
 	struct sbuf *b;
+	size_t size;
 	int i;
 
 	if (READ_ONCE(t->stopping))
@@ -297,10 +317,11 @@ static enum hrtimer_restart irq_fn(struct hrtimer *timer)
 		if (atomic_read(&t->irq_full[i]))
 			continue;
 		b = &t->irq_buf[i];
+		size = rnd_size(&t->irq_rnd, irq_max_size);
 		if (!alloc_buf(b, &pdev[prandom_u32_state(&t->irq_rnd) % nuse]->dev,
-			       rnd_size(&t->irq_rnd, irq_max_size), GFP_ATOMIC,
+			       size, GFP_ATOMIC,
 			       0x80000000u | prandom_u32_state(&t->irq_rnd))) {
-			count(C_NOMEM_IRQ, 1);
+			count_nomem(C_NOMEM_IRQ, size);
 		} else if (b->cpu) {
 			count(C_IRQ_ALLOCS, 1);
 			count(C_IRQ_BYTES, b->size);
@@ -331,6 +352,7 @@ static int thread_fn(void *data)
 	unsigned int nslots = clamp(slots, 1U, (unsigned int)STRESS_MAX_SLOTS);
 	unsigned int ops = 0, i;
 	struct sbuf *b;
+	size_t size;
 	gfp_t gfp;
 
 	/* leave CPU time to the I/O that runs alongside */
@@ -346,11 +368,11 @@ static int thread_fn(void *data)
 		} else {
 			gfp = prandom_u32_state(&t->rnd) % 4 ? GFP_KERNEL :
 			      GFP_ATOMIC;
+			size = rnd_size(&t->rnd, max_size);
 			if (!alloc_buf(b, &pdev[prandom_u32_state(&t->rnd) % nuse]->dev,
-				       rnd_size(&t->rnd, max_size), gfp,
-				       t->next_tag++)) {
-				count(gfp == GFP_KERNEL ? C_NOMEM_KERNEL :
-				      C_NOMEM_ATOMIC, 1);
+				       size, gfp, t->next_tag++)) {
+				count_nomem(gfp == GFP_KERNEL ? C_NOMEM_KERNEL :
+					    C_NOMEM_ATOMIC, size);
 			} else if (b->cpu) {
 				count(C_ALLOCS, 1);
 				count(C_BYTES, b->size);
