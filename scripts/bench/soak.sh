@@ -74,9 +74,12 @@ is_num "$RUNS_N" || die "soak: --runs: a positive number, not '$RUNS_N'"
 is_num "$ROUNDS" || die "soak: --rounds: a positive number, not '$ROUNDS'"
 is_num "$FIO_S" || die "soak: --fio-s: a positive number, not '$FIO_S'"
 is_num "$STALL" && [ "$STALL" -gt 60 ] || die "soak: --stall: more than 60 seconds, not '$STALL'"
+# For the estimate of the time left: JOB_S, seconds a fio job takes beyond
+# --fio-s, and BOOT_S, to the first job; a boot of the defaults comes to
+# 180 s (bench) and 350 s (KASAN: idle boots of 324 and 354 s, 2026-12-02)
 case $KERNELS in
-bench) VB=benchbase VP=bench ;;
-debug) VB=kasanbase VP=kasan ;;
+bench) VB=benchbase VP=bench JOB_S=1 BOOT_S=20 ;;
+debug) VB=kasanbase VP=kasan JOB_S=5 BOOT_S=30 ;;
 *) die "soak: --kernels: bench or debug, not '$KERNELS'" ;;
 esac
 if [ -z "$OUTD" ]; then
@@ -189,7 +192,7 @@ fi
 if [ $REPORT_ONLY -eq 0 ]; then
 	prepare "$VB" "$VP"
 	# per boot: the fio jobs, fio_s each, times rounds, plus the boot
-	est=$((20 + ROUNDS * 8 * (FIO_S + 1)))
+	est=$((BOOT_S + ROUNDS * 8 * (FIO_S + JOB_S)))
 	timeout=$((300 + ROUNDS * 8 * (FIO_S + 30)))
 	done_n=0
 	for l in "${PLAN[@]}"; do [ -f "$RUNS/$l/summary.json" ] && done_n=$((done_n + 1)); done
