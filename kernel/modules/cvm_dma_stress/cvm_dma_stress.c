@@ -172,6 +172,12 @@ static void count_nomem(int c, size_t size)
 	atomic64_t *min = &cnt[c - C_NOMEM_KERNEL + C_NOMEM_KERNEL_MIN];
 	s64 old = atomic64_read(min);
 
+	/* the *_MIN counters follow the C_NOMEM_* ones in the same order */
+	static_assert(C_NOMEM_ATOMIC - C_NOMEM_KERNEL ==
+		      C_NOMEM_ATOMIC_MIN - C_NOMEM_KERNEL_MIN);
+	static_assert(C_NOMEM_IRQ - C_NOMEM_KERNEL ==
+		      C_NOMEM_IRQ_MIN - C_NOMEM_KERNEL_MIN);
+
 	count(c, 1);
 	do {
 		if (old && old <= size)
