@@ -6,7 +6,7 @@
 # says so loudly; every output records the exact version (build/base-version).
 LINUX_SOURCE_VERSION := 6.12.117-1~deb12u1
 # Revision of the series: subjects read "[PATCH v$(SERIES_VERSION) 00/NN]".
-SERIES_VERSION := 8
+SERIES_VERSION := 9
 
 export LINUX_SOURCE_VERSION SERIES_VERSION
 FORCE ?= 0
